@@ -1,0 +1,62 @@
+# Two commands do everything on a fresh clone (README): `make synth` and `make test`.
+# Each installs what it needs first (a Python venv from the pinned requirements, the pinned
+# Node 22 + CDK CLI from package-lock.json) and reuses it on the next run.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_BOOTSTRAP ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .make
+# The pinned Node 22 and CDK CLI come first, so jsii and `cdk` never run on the machine's Node.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+TEST_ASSEMBLY := build/test-assembly
+
+.PHONY: help setup synth test lint typecheck pytest cfn-lint schema bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMPS)/python: requirements.txt requirements-dev.txt
+	@mkdir -p $(STAMPS)
+	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(STAMPS)/node: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMPS)/python $(STAMPS)/node  ## Install the pinned Python and Node toolchains
+
+synth: setup  ## Synthesize every stage into cdk.out/ (cdk-nag checks run; any finding fails)
+	cdk synth --quiet
+
+lint: setup  ## ruff lint + format check
+	ruff check .
+	ruff format --check .
+
+typecheck: setup  ## mypy (strict)
+	mypy .
+
+pytest: setup  ## The test suite (one synth of the whole app, shared by every test)
+	pytest
+
+cfn-lint: setup  ## cfn-lint over every template the test suite synthesized
+	@test -d $(TEST_ASSEMBLY) || { echo "no $(TEST_ASSEMBLY): run make pytest first" >&2; exit 1; }
+	cfn-lint --non-zero-exit-code informational -- $(TEST_ASSEMBLY)/assembly-*/*.template.json
+
+test: lint typecheck pytest cfn-lint  ## Everything CI runs: lint, types, tests, cfn-lint
+
+schema: setup  ## Regenerate config/schema.json from the config models
+	$(PY) -m scripts.schema
+
+bench: setup  ## Median synth time vs a minimal CDK app, and the test suite vs one synth
+	$(PY) -m scripts.bench
+
+clean:  ## Remove generated output (not the installed toolchains)
+	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,252 @@
+"""Load `config/*.yaml` into validated `EnvironmentConfig` objects, or explain why not.
+
+Each `<name>.yaml` (except `defaults.yaml`) is one environment. It is deep-merged over
+`defaults.yaml` (mappings merge key by key; any other value, lists included, replaces the
+default), then validated. All problems of all files are collected and raised together as one
+`ConfigError` whose lines each name the file and the field, so synth stops before any
+construct exists.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from config.models import EnvironmentConfig, FieldError
+
+DEFAULTS_FILE = "defaults.yaml"
+CONFIG_DIR = Path(__file__).resolve().parent
+
+
+class ConfigError(Exception):
+    """One or more configuration problems; `problems` holds one line per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True)
+class LoadedEnvironment:
+    """A validated environment and the file it came from."""
+
+    path: Path
+    config: EnvironmentConfig
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    first_line: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in first_line:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {key!r} is given twice (first on line {first_line[key]})",
+                key_node.start_mark,
+            )
+        first_line[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{shown}: cannot read file: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{shown}: not UTF-8 text (byte {exc.start})"]) from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError([f"{shown}: {where}invalid YAML: {exc.problem or exc}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{shown}: invalid YAML: {exc}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [f"{shown}: the file must hold a mapping of settings, not a list or value"]
+        )
+    return data
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` over `base`: mappings merge recursively, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _path_text(loc: Sequence[int | str]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _has_path(data: Any, loc: Sequence[int | str]) -> bool:
+    for part in loc:
+        if isinstance(data, Mapping) and isinstance(part, str) and part in data:
+            data = data[part]
+            continue
+        if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+            continue
+        return False
+    return True
+
+
+def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The config model that owns the mapping at `loc`, if it is one."""
+    model: type[BaseModel] = EnvironmentConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+@dataclass(frozen=True)
+class _Problem:
+    loc: tuple[int | str, ...]
+    message: str
+    #: A rule over several settings (e.g. CIDR vs subnet masks): blamed on the environment
+    #: file even when one of the settings comes from the defaults.
+    cross_field: bool = False
+
+
+def _describe(error: ErrorDetails) -> _Problem:  # noqa: PLR0911 - one return per error kind
+    """Location and a human message for one pydantic error."""
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "value_error":
+        cause = error.get("ctx", {}).get("error")
+        message = str(cause) if cause is not None else error["msg"]
+        if isinstance(value, str) and repr(value) not in message:
+            message = f"{value!r}: {message}"
+        if isinstance(cause, FieldError):
+            return _Problem((*loc, *cause.field.split(".")), message, cause.cross_field)
+        return _Problem(loc, message)
+    if kind == "extra_forbidden":
+        owner = _model_at(loc[:-1])
+        allowed = f" (allowed: {', '.join(owner.model_fields)})" if owner else ""
+        return _Problem(loc, f"unknown key{allowed}")
+    if kind == "missing":
+        return _Problem(loc, "required setting is missing")
+    if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+        return _Problem(loc, f'{value!r}: must be a string; quote it in YAML ("{value}")')
+    if isinstance(value, Mapping | list):
+        return _Problem(loc, error["msg"])
+    return _Problem(loc, f"{value!r}: {error['msg']}")
+
+
+def validate_environment(
+    data: Mapping[str, Any], shown: str, defaults: Mapping[str, Any], defaults_shown: str
+) -> EnvironmentConfig:
+    """Validate one merged environment; raise `ConfigError` naming file and field."""
+    try:
+        return EnvironmentConfig.model_validate(deep_merge(defaults, data))
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            problem = _describe(error)
+            loc, where = problem.loc, shown
+            field = _path_text(loc)
+            if loc and not _has_path(data, loc) and _has_path(defaults, loc):
+                if problem.cross_field:  # the combination is this environment's
+                    field = f"{field} (set in {defaults_shown})"
+                else:
+                    where = f"{defaults_shown} (as used by {shown})"
+            message = problem.message
+            problems.append(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+        raise ConfigError(problems) from None
+
+
+def _cross_environment_problems(loaded: Sequence[tuple[str, EnvironmentConfig]]) -> list[str]:
+    problems: list[str] = []
+    # Compared without case: stage names become directory names in cdk.out.
+    by_stage: dict[str, tuple[str, str]] = {}
+    for shown, env in loaded:
+        key = env.stage_name.lower()
+        if key in by_stage:
+            other_name, other_shown = by_stage[key]
+            problems.append(
+                f"{shown}: stage_name: {env.stage_name!r} clashes with stage {other_name!r} "
+                f"of {other_shown}"
+            )
+        by_stage.setdefault(key, (env.stage_name, shown))
+    for i, (shown, env) in enumerate(loaded):
+        net = ipaddress.IPv4Network(env.network.cidr)
+        for other_shown, other in loaded[:i]:
+            if net.overlaps(ipaddress.IPv4Network(other.network.cidr)):
+                problems.append(
+                    f"{shown}: network.cidr: {env.network.cidr!r} overlaps "
+                    f"{other.network.cidr!r} of {other_shown}"
+                )
+    return problems
+
+
+def load_environments(config_dir: Path = CONFIG_DIR) -> tuple[LoadedEnvironment, ...]:
+    """Every environment in `config_dir`, validated; `ConfigError` lists every problem."""
+    root = config_dir.parent
+    defaults_path = config_dir / DEFAULTS_FILE
+    defaults_shown = _display(defaults_path, root)
+    problems: list[str] = []
+    defaults: dict[str, Any] = {}
+    if defaults_path.exists():
+        # A broken defaults file is the one problem worth reading: every environment
+        # would otherwise repeat "required setting is missing" for what it failed to give.
+        defaults = _read_yaml(defaults_path, defaults_shown)
+
+    paths = sorted(p for p in config_dir.glob("*.yaml") if p.name != DEFAULTS_FILE)
+    if not paths:
+        problems.append(f"{_display(config_dir, root)}: no environment files (*.yaml) found")
+    loaded: list[tuple[str, EnvironmentConfig]] = []
+    found: list[LoadedEnvironment] = []
+    for path in paths:
+        shown = _display(path, root)
+        try:
+            env = validate_environment(_read_yaml(path, shown), shown, defaults, defaults_shown)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        loaded.append((shown, env))
+        found.append(LoadedEnvironment(path=path, config=env))
+
+    problems.extend(_cross_environment_problems(loaded))
+    if problems:
+        raise ConfigError(problems)
+    return tuple(found)

@@ -1,0 +1,306 @@
+"""Typed, immutable, validated configuration of one environment.
+
+Every difference between environments is a value here; stacks and constructs read these
+objects and nothing else. Models are pydantic v2 (see README "Configuration" for why):
+unknown keys are rejected, every value is checked, and cross-field rules run after the
+fields parse. Error messages are written for people: the loader prefixes them with the
+file and the field path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+
+# --------------------------------------------------------------------------- primitives
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_STAGE_RE = re.compile(r"^[A-Z][A-Za-z0-9]{0,31}$")
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_TAG_VALUE_RE = re.compile(r"^[\w\s.:/=+\-@]{0,256}$", re.UNICODE)
+
+#: Retention values CloudWatch Logs accepts (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+    2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+MIN_VPC_PREFIX = 16
+MAX_VPC_PREFIX = 24
+
+
+def _account_id(value: str) -> str:
+    if not _ACCOUNT_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not an AWS account id (12 digits)")
+    return value
+
+
+def _region(value: str) -> str:
+    if not _REGION_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not an AWS region name (e.g. 'ap-northeast-1')")
+    return value
+
+
+def _stage_name(value: str) -> str:
+    if not _STAGE_RE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid stage name "
+            "(a capital letter, then letters and digits, at most 32 characters)"
+        )
+    return value
+
+
+def _ipv4_network(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        try:
+            loose = ipaddress.IPv4Network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a valid IPv4 network") from None
+        raise ValueError(f"{value!r} has host bits set; the network is {str(loose)!r}") from None
+    if not MIN_VPC_PREFIX <= net.prefixlen <= MAX_VPC_PREFIX:
+        raise ValueError(
+            f"{value!r} is a /{net.prefixlen}; a VPC CIDR must be "
+            f"/{MIN_VPC_PREFIX} to /{MAX_VPC_PREFIX}"
+        )
+    return value
+
+
+def _domain_name(value: str) -> str:
+    labels = value.split(".")
+    if len(value) > 253 or len(labels) < 2 or not all(_LABEL_RE.fullmatch(x) for x in labels):
+        raise ValueError(f"{value!r} is not a valid lower-case domain name")
+    return value
+
+
+def _retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(str(x) for x in LOG_RETENTION_DAYS)
+        raise ValueError(f"{value} is not a CloudWatch Logs retention period (days: {allowed})")
+    return value
+
+
+def _read_only(value: Mapping[str, str]) -> Mapping[str, str]:
+    """A read-only view, so a frozen model's mapping cannot be changed behind validation."""
+    return MappingProxyType(dict(value))
+
+
+def _tag_value(value: str) -> str:
+    if not value or not _TAG_VALUE_RE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid tag value "
+            "(1-256 letters, digits, spaces and _ . : / = + - @)"
+        )
+    return value
+
+
+AccountId = Annotated[StrictStr, AfterValidator(_account_id)]
+Region = Annotated[StrictStr, AfterValidator(_region)]
+StageName = Annotated[StrictStr, AfterValidator(_stage_name)]
+Ipv4Cidr = Annotated[StrictStr, AfterValidator(_ipv4_network)]
+DomainName = Annotated[StrictStr, AfterValidator(_domain_name)]
+RetentionDays = Annotated[StrictInt, AfterValidator(_retention)]
+TagValue = Annotated[StrictStr, AfterValidator(_tag_value)]
+SubnetMask = Annotated[StrictInt, Field(ge=16, le=28)]
+
+
+class FieldError(ValueError):
+    """A cross-field problem that belongs to one field below the model that found it.
+
+    The loader appends ``field`` to the error's location, so the message names the field
+    a person has to change (``network.availability_zones``), not just the model.
+    ``cross_field`` marks a rule over several settings (e.g. the CIDR against the subnet
+    masks): such a problem is the environment's, even if one setting is a default.
+    """
+
+    def __init__(self, field: str, message: str, *, cross_field: bool = False) -> None:
+        super().__init__(message)
+        self.field = field
+        self.cross_field = cross_field
+
+
+class _Model(BaseModel):
+    """Base of every config model: immutable, strict about keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class Tags(_Model):
+    """Tags applied to every taggable resource of the environment."""
+
+    project: TagValue = Field(description="Project tag (`Project`).")
+    environment: TagValue = Field(description="Environment tag (`Environment`).")
+    owner: EmailStr = Field(description="Owning team's e-mail address (`Owner`).")
+    cost_centre: TagValue = Field(description="Cost centre for billing (`CostCentre`).")
+    extra: Annotated[Mapping[StrictStr, TagValue], AfterValidator(_read_only)] = Field(
+        default_factory=dict, description="Further tags, key to value."
+    )
+
+    def as_dict(self) -> dict[str, str]:
+        """Tag key to value, in a stable order."""
+        return {
+            "Project": self.project,
+            "Environment": self.environment,
+            "Owner": str(self.owner),
+            "CostCentre": self.cost_centre,
+            **dict(sorted(self.extra.items())),
+        }
+
+
+NatMode = Literal["none", "single", "per_az"]
+
+#: Interface endpoint names (the part after `com.amazonaws.<region>.`) this platform supports.
+InterfaceEndpointName = Literal[
+    "ecr.api",
+    "ecr.dkr",
+    "logs",
+    "monitoring",
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+    "secretsmanager",
+    "kms",
+    "sts",
+    "ecs",
+    "ecs-agent",
+    "ecs-telemetry",
+    "xray",
+    "elasticloadbalancing",
+]
+
+
+class SubnetMasks(_Model):
+    """CIDR mask of each subnet group (one subnet per AZ in each group)."""
+
+    public: SubnetMask = Field(24, description="Mask of each public subnet.")
+    private: SubnetMask = Field(22, description="Mask of each private (application) subnet.")
+    isolated: SubnetMask = Field(24, description="Mask of each isolated (database) subnet.")
+
+
+class FlowLogs(_Model):
+    """VPC flow logs."""
+
+    destination: Literal["cloudwatch", "s3"] = Field(
+        "cloudwatch",
+        description="`cloudwatch`: a KMS-encrypted log group; `s3`: a KMS-encrypted bucket.",
+    )
+    retention_days: RetentionDays = Field(
+        90, description="Days flow logs are kept (log group retention or bucket expiry)."
+    )
+    traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = Field(
+        "ALL", description="Which traffic is logged."
+    )
+    retain_on_delete: StrictBool = Field(
+        True, description="Keep the flow-log key and log group / bucket when the stack is deleted."
+    )
+
+
+class Network(_Model):
+    """The VPC: CIDR, zones, subnets, NAT, endpoints, flow logs."""
+
+    cidr: Ipv4Cidr = Field(description="VPC CIDR, /16 to /24, unique across environments.")
+    availability_zones: tuple[StrictStr, ...] = Field(
+        description="2 or 3 zone names in the environment's region, e.g. `ap-northeast-1a`.",
+    )
+    nat: NatMode = Field(
+        "single",
+        description="`none`: no NAT, private subnets have no egress; `single`: one NAT "
+        "gateway; `per_az`: one per zone.",
+    )
+    subnet_masks: SubnetMasks = Field(default_factory=SubnetMasks)
+    interface_endpoints: tuple[InterfaceEndpointName, ...] = Field(
+        (),
+        description="Interface endpoints (private DNS on, 443 from the VPC only). "
+        "The S3 gateway endpoint is always created.",
+    )
+    flow_logs: FlowLogs = Field(default_factory=FlowLogs)
+
+    @model_validator(mode="after")
+    def _check(self) -> Network:
+        zones = self.availability_zones
+        if not 2 <= len(zones) <= 3:
+            raise FieldError(
+                "availability_zones",
+                f"lists {len(zones)} zone(s); the platform spans 2 or 3",
+            )
+        if len(set(zones)) != len(zones):
+            raise FieldError("availability_zones", f"lists a zone twice: {list(zones)}")
+        if len(set(self.interface_endpoints)) != len(self.interface_endpoints):
+            raise FieldError("interface_endpoints", "lists an endpoint twice")
+        vpc = ipaddress.IPv4Network(self.cidr)
+        masks = self.subnet_masks
+        too_wide = [
+            f"{name} /{mask}"
+            for name, mask in (
+                ("public", masks.public),
+                ("private", masks.private),
+                ("isolated", masks.isolated),
+            )
+            if mask < vpc.prefixlen
+        ]
+        if too_wide:
+            verb = "is" if len(too_wide) == 1 else "are"
+            raise FieldError(
+                "subnet_masks",
+                f"{', '.join(too_wide)} {verb} wider than the VPC CIDR {self.cidr}",
+                cross_field=True,
+            )
+        needed = sum(2 ** (32 - m) for m in (masks.public, masks.private, masks.isolated))
+        needed *= len(zones)
+        if needed > vpc.num_addresses:
+            raise FieldError(
+                "subnet_masks",
+                f"need {needed} addresses over {len(zones)} zones; "
+                f"the VPC CIDR {self.cidr} has {vpc.num_addresses}",
+                cross_field=True,
+            )
+        return self
+
+
+# --------------------------------------------------------------------------- environment
+
+
+class EnvironmentConfig(_Model):
+    """Everything that describes one environment (one CDK Stage)."""
+
+    stage_name: StageName = Field(
+        description="CDK Stage id and stack-name prefix, e.g. `Prod` (stacks `Prod-Network`)."
+    )
+    account: AccountId = Field(description="AWS account id (12 digits).")
+    region: Region = Field(description="AWS region of the environment's regional stacks.")
+    termination_protection: StrictBool = Field(
+        False, description="CloudFormation termination protection on every stack."
+    )
+    tags: Tags
+    network: Network
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> EnvironmentConfig:
+        for zone in self.network.availability_zones:
+            if not re.fullmatch(re.escape(self.region) + "[a-z]", zone):
+                raise FieldError(
+                    "network.availability_zones",
+                    f"{zone!r} is not a zone of region {self.region!r}",
+                    cross_field=True,
+                )
+        return self

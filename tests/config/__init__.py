@@ -1,0 +1,1 @@
+"""Tests of `config/`: loading, validation messages, merging and immutability (no synth)."""

@@ -1,0 +1,748 @@
+"""The config loader and models, without synthesizing anything.
+
+Every malformed case copies the shipped `config/*.yaml` into a temporary directory, changes
+one file and checks the exact problem line(s) a person would see (`config error: <line>`
+from `app.py`), so a regression in the file, the field path or the message fails here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import FrozenInstanceError, dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from config.loader import LoadedEnvironment, deep_merge, load_environments
+from config.models import EnvironmentConfig
+from tests.config.helpers import (
+    REPO_ROOT,
+    SHIPPED_CONFIG,
+    Mutation,
+    combine,
+    drop,
+    edit_yaml,
+    problems_of,
+    put,
+    read_yaml,
+    write_yaml,
+)
+
+ALLOWED_TOP = "allowed: stage_name, account, region, termination_protection, tags, network"
+ALLOWED_NETWORK = (
+    "allowed: cidr, availability_zones, nat, subnet_masks, interface_endpoints, flow_logs"
+)
+TAG_VALUE_RULE = "is not a valid tag value (1-256 letters, digits, spaces and _ . : / = + - @)"
+RETENTIONS = (
+    "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, "
+    "2557, 2922, 3288, 3653"
+)
+MISSING_IN_EMPTY_FILE = (
+    "config/prod.yaml: stage_name: required setting is missing",
+    "config/prod.yaml: account: required setting is missing",
+    "config/prod.yaml: tags.environment: required setting is missing",
+    "config/prod.yaml: network.cidr: required setting is missing",
+)
+
+
+def by_stage(environments: tuple[LoadedEnvironment, ...]) -> dict[str, EnvironmentConfig]:
+    return {env.config.stage_name: env.config for env in environments}
+
+
+# --------------------------------------------------------------------------- shipped configs
+
+
+def test_shipped_configs_validate() -> None:
+    environments = load_environments(SHIPPED_CONFIG)
+    configs = by_stage(environments)
+    assert set(configs) == {"Test", "Stage", "Prod"}
+    assert len(environments) == 3
+    assert {env.path.name for env in environments} == {"test.yaml", "stage.yaml", "prod.yaml"}
+
+    prod = configs["Prod"]
+    assert prod.network.nat == "per_az"
+    assert prod.network.availability_zones == (
+        "ap-northeast-1a",
+        "ap-northeast-1c",
+        "ap-northeast-1d",
+    )
+    assert prod.termination_protection is True
+    assert prod.network.flow_logs.retention_days == 365
+    assert prod.network.flow_logs.destination == "cloudwatch"  # from defaults
+
+    test = configs["Test"]
+    assert test.network.nat == "none"
+    assert len(test.network.availability_zones) == 2
+    assert test.network.flow_logs.destination == "s3"
+    assert test.network.flow_logs.retain_on_delete is False
+    assert test.termination_protection is False
+
+    assert configs["Stage"].network.nat == "single"
+    assert len({c.network.cidr for c in configs.values()}) == 3
+
+
+def test_default_config_dir_is_the_shipped_one() -> None:
+    assert by_stage(load_environments()) == by_stage(load_environments(SHIPPED_CONFIG))
+
+
+# --------------------------------------------------------------------------- malformed configs
+
+
+@dataclass(frozen=True)
+class Case:
+    """One malformed config: `file` gets `change` (a YAML edit) or `text` (raw content).
+
+    Expected: `exact` is the whole tuple of problem lines; otherwise exactly one line that
+    starts with `prefix` and contains `fragment` (for messages whose wording is pydantic's).
+    """
+
+    file: str
+    change: Mutation | None = None
+    text: str | None = None
+    exact: tuple[str, ...] = ()
+    prefix: str = ""
+    fragment: str = ""
+
+
+def case(
+    id_: str,
+    file: str,
+    change: Mutation | str,
+    *exact: str,
+    prefix: str = "",
+    fragment: str = "",
+) -> Any:
+    """A `pytest.param` of one `Case`; a `str` change is the file's new raw text."""
+    if isinstance(change, str):
+        bad = Case(file, text=change, exact=exact, prefix=prefix, fragment=fragment)
+    else:
+        bad = Case(file, change=change, exact=exact, prefix=prefix, fragment=fragment)
+    assert bool(exact) != bool(prefix and fragment), f"{id_}: give exact lines or prefix+fragment"
+    return pytest.param(bad, id=id_)
+
+
+DEFAULTS_FOR = "config/defaults.yaml (as used by config/{})"
+
+CASES = [
+    # ---- network.cidr
+    case(
+        "cidr-prefix-33",
+        "prod.yaml",
+        put("network.cidr", "10.0.0.0/33"),
+        "config/prod.yaml: network.cidr: '10.0.0.0/33' is not a valid IPv4 network",
+    ),
+    case(
+        "cidr-host-bits",
+        "prod.yaml",
+        put("network.cidr", "10.30.0.1/16"),
+        "config/prod.yaml: network.cidr: '10.30.0.1/16' has host bits set; "
+        "the network is '10.30.0.0/16'",
+    ),
+    case(
+        "cidr-ipv6",
+        "prod.yaml",
+        put("network.cidr", "fd00::/56"),
+        "config/prod.yaml: network.cidr: 'fd00::/56' is not a valid IPv4 network",
+    ),
+    case(
+        "cidr-too-big",
+        "prod.yaml",
+        put("network.cidr", "10.0.0.0/8"),
+        "config/prod.yaml: network.cidr: '10.0.0.0/8' is a /8; a VPC CIDR must be /16 to /24",
+    ),
+    case(
+        "cidr-too-small",
+        "prod.yaml",
+        put("network.cidr", "10.30.0.0/26"),
+        "config/prod.yaml: network.cidr: '10.30.0.0/26' is a /26; a VPC CIDR must be /16 to /24",
+    ),
+    case(
+        "cidr-overlaps-earlier-file",
+        "stage.yaml",
+        put("network.cidr", "10.30.128.0/17"),
+        "config/stage.yaml: network.cidr: '10.30.128.0/17' overlaps '10.30.0.0/16' "
+        "of config/prod.yaml",
+    ),
+    case(
+        "cidr-equal-to-later-file",
+        "prod.yaml",
+        put("network.cidr", "10.10.0.0/16"),
+        "config/test.yaml: network.cidr: '10.10.0.0/16' overlaps '10.10.0.0/16' "
+        "of config/prod.yaml",
+    ),
+    # ---- stage_name
+    case(
+        "stage-name-duplicate",
+        "stage.yaml",
+        put("stage_name", "Prod"),
+        "config/stage.yaml: stage_name: 'Prod' clashes with stage 'Prod' of config/prod.yaml",
+    ),
+    case(
+        "stage-name-lowercase",
+        "prod.yaml",
+        put("stage_name", "prod"),
+        "config/prod.yaml: stage_name: 'prod' is not a valid stage name "
+        "(a capital letter, then letters and digits, at most 32 characters)",
+    ),
+    case(
+        "stage-name-integer",
+        "prod.yaml",
+        put("stage_name", 7),
+        prefix="config/prod.yaml: stage_name: 7: ",
+        fragment='quote it in YAML ("7")',
+    ),
+    # ---- unknown / missing keys
+    case(
+        "unknown-top-level-key",
+        "prod.yaml",
+        put("vpc_name", "main"),
+        f"config/prod.yaml: vpc_name: unknown key ({ALLOWED_TOP})",
+    ),
+    case(
+        "unknown-nested-key",
+        "prod.yaml",
+        put("network.nat_gateways", 3),
+        f"config/prod.yaml: network.nat_gateways: unknown key ({ALLOWED_NETWORK})",
+    ),
+    case(
+        "unknown-deeply-nested-key",
+        "test.yaml",
+        put("network.flow_logs.bucket_name", "logs"),
+        "config/test.yaml: network.flow_logs.bucket_name: unknown key "
+        "(allowed: destination, retention_days, traffic_type, retain_on_delete)",
+    ),
+    case(
+        "missing-account",
+        "prod.yaml",
+        drop("account"),
+        "config/prod.yaml: account: required setting is missing",
+    ),
+    case(
+        "missing-cidr",
+        "stage.yaml",
+        drop("network.cidr"),
+        "config/stage.yaml: network.cidr: required setting is missing",
+    ),
+    # ---- account / region
+    case(
+        "account-11-digits",
+        "prod.yaml",
+        put("account", "33333333333"),
+        "config/prod.yaml: account: '33333333333' is not an AWS account id (12 digits)",
+    ),
+    case(
+        "account-yaml-integer",
+        "prod.yaml",
+        put("account", 333333333333),
+        prefix="config/prod.yaml: account: 333333333333: ",
+        fragment='must be a string; quote it in YAML ("333333333333")',
+    ),
+    case(
+        "region-bad",
+        "prod.yaml",
+        put("region", "tokyo"),
+        "config/prod.yaml: region: 'tokyo' is not an AWS region name (e.g. 'ap-northeast-1')",
+    ),
+    # ---- availability zones
+    case(
+        "az-count-1",
+        "prod.yaml",
+        put("network.availability_zones", ["ap-northeast-1a"]),
+        "config/prod.yaml: network.availability_zones: lists 1 zone(s); the platform spans 2 or 3",
+    ),
+    case(
+        "az-count-4",
+        "prod.yaml",
+        put(
+            "network.availability_zones",
+            ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d", "ap-northeast-1b"],
+        ),
+        "config/prod.yaml: network.availability_zones: lists 4 zone(s); the platform spans 2 or 3",
+    ),
+    case(
+        "az-duplicate",
+        "prod.yaml",
+        put(
+            "network.availability_zones", ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1a"]
+        ),
+        "config/prod.yaml: network.availability_zones: lists a zone twice: "
+        "['ap-northeast-1a', 'ap-northeast-1c', 'ap-northeast-1a']",
+    ),
+    case(
+        "az-not-in-region",
+        "prod.yaml",
+        put("network.availability_zones", ["ap-northeast-1a", "us-east-1a"]),
+        "config/prod.yaml: network.availability_zones: 'us-east-1a' is not a zone of region "
+        "'ap-northeast-1'",
+    ),
+    case(
+        "az-given-as-string",
+        "prod.yaml",
+        put("network.availability_zones", "ap-northeast-1a"),
+        prefix="config/prod.yaml: network.availability_zones: 'ap-northeast-1a': ",
+        fragment="valid tuple",
+    ),
+    # ---- nat / endpoints
+    case(
+        "nat-invalid",
+        "prod.yaml",
+        put("network.nat", "many"),
+        prefix="config/prod.yaml: network.nat: 'many': ",
+        fragment="'none', 'single' or 'per_az'",
+    ),
+    case(
+        "interface-endpoint-not-allowed",
+        "prod.yaml",
+        put("network.interface_endpoints", ["ecr.api", "s3"]),
+        prefix="config/prod.yaml: network.interface_endpoints[1]: 's3': ",
+        fragment="'ecr.api', 'ecr.dkr', 'logs'",
+    ),
+    case(
+        "interface-endpoint-duplicate",
+        "prod.yaml",
+        put("network.interface_endpoints", ["logs", "ssm", "logs"]),
+        "config/prod.yaml: network.interface_endpoints: lists an endpoint twice",
+    ),
+    # ---- subnet masks
+    case(
+        "subnet-masks-too-large-for-vpc",
+        "prod.yaml",
+        combine(put("network.cidr", "10.30.0.0/20"), put("network.subnet_masks.private", 21)),
+        "config/prod.yaml: network.subnet_masks: need 7680 addresses over 3 zones; "
+        "the VPC CIDR 10.30.0.0/20 has 4096",
+    ),
+    case(
+        "subnet-mask-wider-than-vpc",
+        "prod.yaml",
+        combine(
+            put("network.cidr", "10.30.0.0/24"),
+            put("network.subnet_masks", {"public": 20, "private": 24, "isolated": 24}),
+        ),
+        "config/prod.yaml: network.subnet_masks: public /20 is wider than the VPC CIDR "
+        "10.30.0.0/24",
+    ),
+    case(
+        "subnet-mask-out-of-range",
+        "prod.yaml",
+        put("network.subnet_masks.public", 29),
+        prefix="config/prod.yaml: network.subnet_masks.public: 29: ",
+        fragment="less than or equal to 28",
+    ),
+    case(
+        "subnet-mask-as-string",
+        "prod.yaml",
+        put("network.subnet_masks.public", "24"),
+        prefix="config/prod.yaml: network.subnet_masks.public: '24': ",
+        fragment="valid integer",
+    ),
+    # ---- flow logs
+    case(
+        "flow-log-retention-45",
+        "prod.yaml",
+        put("network.flow_logs.retention_days", 45),
+        "config/prod.yaml: network.flow_logs.retention_days: 45 is not a CloudWatch Logs "
+        f"retention period (days: {RETENTIONS})",
+    ),
+    case(
+        "flow-log-traffic-type-lowercase",
+        "prod.yaml",
+        put("network.flow_logs.traffic_type", "all"),
+        prefix="config/prod.yaml: network.flow_logs.traffic_type: 'all': ",
+        fragment="'ALL', 'ACCEPT' or 'REJECT'",
+    ),
+    # ---- tags
+    case(
+        "owner-not-email",
+        "prod.yaml",
+        put("tags.owner", "platform-team"),
+        prefix="config/prod.yaml: tags.owner: 'platform-team': ",
+        fragment="not a valid email address",
+    ),
+    case(
+        "tag-value-bad-character",
+        "prod.yaml",
+        put("tags.environment", "prod!"),
+        f"config/prod.yaml: tags.environment: 'prod!' {TAG_VALUE_RULE}",
+    ),
+    case(
+        "tag-value-empty",
+        "prod.yaml",
+        put("tags.cost_centre", ""),
+        f"config/prod.yaml: tags.cost_centre: '' {TAG_VALUE_RULE}",
+    ),
+    case(
+        "extra-tag-value-bad",
+        "prod.yaml",
+        put("tags.extra", {"Team": "a#b"}),
+        f"config/prod.yaml: tags.extra.Team: 'a#b' {TAG_VALUE_RULE}",
+    ),
+    # ---- strict types
+    case(
+        "bool-given-as-string-yes",
+        "prod.yaml",
+        put("termination_protection", "yes"),
+        prefix="config/prod.yaml: termination_protection: 'yes': ",
+        fragment="valid boolean",
+    ),
+    case(
+        "retention-given-as-string",
+        "test.yaml",
+        put("network.flow_logs.retention_days", "30"),
+        prefix="config/test.yaml: network.flow_logs.retention_days: '30': ",
+        fragment="valid integer",
+    ),
+    case(
+        "retain-on-delete-given-as-int",
+        "test.yaml",
+        put("network.flow_logs.retain_on_delete", 0),
+        prefix="config/test.yaml: network.flow_logs.retain_on_delete: 0: ",
+        fragment="valid boolean",
+    ),
+    case(
+        "network-given-as-string",
+        "prod.yaml",
+        put("network", "default"),
+        prefix="config/prod.yaml: network: 'default': ",
+        fragment="valid dictionary",
+    ),
+    # ---- file-level problems (raw text)
+    case(
+        "yaml-syntax-error",
+        "prod.yaml",
+        "stage_name: Prod\naccount: '333333333333'\nnetwork:\n  cidr: [10.30.0.0/16\n  nat: x\n",
+        "config/prod.yaml: line 5, column 6: invalid YAML: expected ',' or ']', but got ':'",
+    ),
+    case(
+        "yaml-tab-indent",
+        "prod.yaml",
+        "stage_name: Prod\n\taccount: '333333333333'\n",
+        "config/prod.yaml: line 2, column 1: invalid YAML: "
+        "found character '\\t' that cannot start any token",
+    ),
+    case(
+        "yaml-key-given-twice",
+        "prod.yaml",
+        "stage_name: Prod\naccount: '333333333333'\nnetwork:\n"
+        "  cidr: 10.30.0.0/16\n  nat: per_az\n  nat: single\n",
+        "config/prod.yaml: line 6, column 3: invalid YAML: "
+        "key 'nat' is given twice (first on line 5)",
+    ),
+    case(
+        "top-level-list",
+        "prod.yaml",
+        "- stage_name: Prod\n- account: '333333333333'\n",
+        "config/prod.yaml: the file must hold a mapping of settings, not a list or value",
+    ),
+    case(
+        "top-level-scalar",
+        "prod.yaml",
+        "Prod\n",
+        "config/prod.yaml: the file must hold a mapping of settings, not a list or value",
+    ),
+    case("empty-file", "prod.yaml", "", *MISSING_IN_EMPTY_FILE),
+    case("comments-only-file", "prod.yaml", "# nothing yet\n", *MISSING_IN_EMPTY_FILE),
+    # ---- a bad value that comes from defaults.yaml
+    case(
+        "defaults-bad-zones-used-by-one-env",
+        "defaults.yaml",
+        put("network.availability_zones", ["ap-northeast-1a"]),
+        f"{DEFAULTS_FOR.format('test.yaml')}: network.availability_zones: "
+        "lists 1 zone(s); the platform spans 2 or 3",
+    ),
+    case(
+        "defaults-bad-region-used-by-all",
+        "defaults.yaml",
+        put("region", "Tokyo"),
+        *(
+            f"{DEFAULTS_FOR.format(env)}: region: 'Tokyo' is not an AWS region name "
+            "(e.g. 'ap-northeast-1')"
+            for env in ("prod.yaml", "stage.yaml", "test.yaml")
+        ),
+    ),
+    case(
+        "defaults-unknown-key",
+        "defaults.yaml",
+        put("tags.team", "web"),
+        *(
+            f"{DEFAULTS_FOR.format(env)}: tags.team: unknown key "
+            "(allowed: project, environment, owner, cost_centre, extra)"
+            for env in ("prod.yaml", "stage.yaml", "test.yaml")
+        ),
+    ),
+    case(
+        "env-value-not-blamed-on-defaults",
+        "test.yaml",
+        put("network.availability_zones", ["ap-northeast-1a"]),
+        "config/test.yaml: network.availability_zones: lists 1 zone(s); the platform spans 2 or 3",
+    ),
+]
+
+
+@pytest.mark.parametrize("bad", CASES)
+def test_malformed_config_is_reported(config_dir: Path, bad: Case) -> None:
+    target = config_dir / bad.file
+    assert target.exists()
+    if bad.text is not None:
+        target.write_text(bad.text, encoding="utf-8")
+    else:
+        assert bad.change is not None
+        edit_yaml(target, bad.change)
+
+    problems = problems_of(config_dir)
+
+    if bad.exact:
+        assert problems == bad.exact
+    else:
+        assert len(problems) == 1, problems
+        assert problems[0].startswith(bad.prefix), problems
+        assert bad.fragment in problems[0], problems
+
+
+def test_yaml_one_point_one_booleans_are_not_used_as_strings(config_dir: Path) -> None:
+    """An unquoted `no` is a YAML boolean: a string field rejects it, naming the value."""
+    prod = config_dir / "prod.yaml"
+    prod.write_text(prod.read_text().replace('account: "333333333333"', "account: no"))
+    assert problems_of(config_dir) == (
+        "config/prod.yaml: account: False: Input should be a valid string",
+    )
+
+
+def test_unreadable_environment_file(config_dir: Path) -> None:
+    (config_dir / "broken.yaml").mkdir()
+    problems = problems_of(config_dir)
+    assert len(problems) == 1
+    assert problems[0].startswith("config/broken.yaml: cannot read file: ")
+
+
+def test_no_environment_files(config_dir: Path) -> None:
+    for name in ("prod.yaml", "stage.yaml", "test.yaml"):
+        (config_dir / name).unlink()
+    assert problems_of(config_dir) == ("config: no environment files (*.yaml) found",)
+
+
+def test_yaml_error_in_defaults_is_reported_first(config_dir: Path) -> None:
+    (config_dir / "defaults.yaml").write_text("region: [\n", encoding="utf-8")
+    problems = problems_of(config_dir)
+    assert problems[0] == (
+        "config/defaults.yaml: line 2, column 1: invalid YAML: "
+        "expected the node content, but found '<stream end>'"
+    )
+
+
+def test_non_utf8_file_is_a_config_error(config_dir: Path) -> None:
+    prod = config_dir / "prod.yaml"
+    prod.write_bytes(prod.read_bytes() + b"# caf\xe9\n")
+    problems = problems_of(config_dir)
+    assert problems == (f"config/prod.yaml: not UTF-8 text (byte {len(prod.read_bytes()) - 2})",)
+
+
+# --------------------------------------------------------------------------- all problems at once
+
+
+def test_every_problem_of_every_file_is_reported_together(config_dir: Path) -> None:
+    edit_yaml(config_dir / "prod.yaml", put("network.cidr", "10.0.0.0/33"))
+    edit_yaml(
+        config_dir / "stage.yaml",
+        combine(put("account", "2222"), put("network.flow_logs.retention_days", 45)),
+    )
+    (config_dir / "test.yaml").write_text("stage_name: Test\n  account: x\n", encoding="utf-8")
+    dev = read_yaml(SHIPPED_CONFIG / "test.yaml")
+    dev["network"]["cidr"] = "10.40.0.0/16"  # stage_name stays "Test": clashes with qa.yaml
+    write_yaml(config_dir / "dev.yaml", dev)
+    qa = read_yaml(SHIPPED_CONFIG / "test.yaml")
+    qa["network"]["cidr"] = "10.40.128.0/17"  # overlaps dev.yaml
+    write_yaml(config_dir / "qa.yaml", qa)
+
+    assert problems_of(config_dir) == (
+        "config/prod.yaml: network.cidr: '10.0.0.0/33' is not a valid IPv4 network",
+        "config/stage.yaml: account: '2222' is not an AWS account id (12 digits)",
+        "config/stage.yaml: network.flow_logs.retention_days: 45 is not a CloudWatch Logs "
+        f"retention period (days: {RETENTIONS})",
+        "config/test.yaml: line 2, column 10: invalid YAML: mapping values are not allowed here",
+        "config/qa.yaml: stage_name: 'Test' clashes with stage 'Test' of config/dev.yaml",
+        "config/qa.yaml: network.cidr: '10.40.128.0/17' overlaps '10.40.0.0/16' of config/dev.yaml",
+    )
+
+
+# --------------------------------------------------------------------------- a new environment
+
+
+def test_new_environment_file_adds_a_stage(config_dir: Path) -> None:
+    dev = read_yaml(config_dir / "test.yaml")
+    dev["stage_name"] = "Dev"
+    dev["network"]["cidr"] = "10.40.0.0/16"
+    write_yaml(config_dir / "dev.yaml", dev)
+
+    environments = load_environments(config_dir)
+
+    configs = by_stage(environments)
+    assert set(configs) == {"Dev", "Test", "Stage", "Prod"}
+    assert [env.path.name for env in environments] == [
+        "dev.yaml",
+        "prod.yaml",
+        "stage.yaml",
+        "test.yaml",
+    ]
+    assert configs["Dev"].network.cidr == "10.40.0.0/16"
+    expected = configs["Test"].model_copy(
+        update={
+            "stage_name": "Dev",
+            "network": configs["Test"].network.model_copy(update={"cidr": "10.40.0.0/16"}),
+        }
+    )
+    assert configs["Dev"] == expected
+
+
+# --------------------------------------------------------------------------- deep_merge
+
+
+def test_deep_merge_merges_mappings_and_replaces_lists() -> None:
+    base: dict[str, Any] = {
+        "region": "ap-northeast-1",
+        "tags": {"project": "web", "owner": "a@example.com"},
+        "network": {
+            "nat": "single",
+            "availability_zones": ["a", "c"],
+            "flow_logs": {"destination": "cloudwatch", "retention_days": 90},
+        },
+    }
+    override: dict[str, Any] = {
+        "tags": {"owner": "b@example.com"},
+        "network": {
+            "availability_zones": ["d"],
+            "flow_logs": {"retention_days": 365},
+        },
+        "account": "1",
+    }
+    assert deep_merge(base, override) == {
+        "region": "ap-northeast-1",
+        "tags": {"project": "web", "owner": "b@example.com"},
+        "network": {
+            "nat": "single",
+            "availability_zones": ["d"],
+            "flow_logs": {"destination": "cloudwatch", "retention_days": 365},
+        },
+        "account": "1",
+    }
+    # Inputs are left alone.
+    assert base["network"]["flow_logs"] == {"destination": "cloudwatch", "retention_days": 90}
+    assert base["tags"] == {"project": "web", "owner": "a@example.com"}
+    assert "account" not in base
+
+
+def test_deep_merge_replaces_across_kinds() -> None:
+    assert deep_merge({"a": {"b": 1}}, {"a": 5}) == {"a": 5}
+    assert deep_merge({"a": 5}, {"a": {"b": 1}}) == {"a": {"b": 1}}
+    assert deep_merge({"a": [1, 2]}, {"a": []}) == {"a": []}
+    assert deep_merge({"a": {"b": 1}}, {"a": None}) == {"a": None}
+
+
+def test_shipped_lists_replace_the_defaults() -> None:
+    defaults = read_yaml(SHIPPED_CONFIG / "defaults.yaml")
+    configs = by_stage(load_environments(SHIPPED_CONFIG))
+    # Prod's list replaces the default list (not appended, not merged by index).
+    prod_file = read_yaml(SHIPPED_CONFIG / "prod.yaml")
+    assert configs["Prod"].network.interface_endpoints == tuple(
+        prod_file["network"]["interface_endpoints"]
+    )
+    # Test gives no list: it gets the defaults' list as is.
+    assert configs["Test"].network.interface_endpoints == tuple(
+        defaults["network"]["interface_endpoints"]
+    )
+    assert configs["Test"].network.availability_zones == tuple(
+        defaults["network"]["availability_zones"]
+    )
+    # A nested mapping merges key by key: Prod sets only retention_days.
+    assert (
+        configs["Prod"].network.flow_logs.traffic_type
+        == defaults["network"]["flow_logs"]["traffic_type"]
+    )
+    assert configs["Prod"].tags.project == defaults["tags"]["project"]
+
+
+# --------------------------------------------------------------------------- immutability
+
+
+@pytest.fixture(scope="module")
+def prod() -> EnvironmentConfig:
+    return by_stage(load_environments(SHIPPED_CONFIG))["Prod"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("stage_name", "Other"),
+        ("termination_protection", False),
+        ("tags.owner", "x@example.com"),
+        ("network.cidr", "10.99.0.0/16"),
+        ("network.nat", "none"),
+        ("network.subnet_masks.private", 20),
+        ("network.flow_logs.retention_days", 1),
+    ],
+)
+def test_config_objects_are_frozen(prod: EnvironmentConfig, path: str, value: object) -> None:
+    *parents, last = path.split(".")
+    owner: Any = prod
+    for name in parents:
+        owner = getattr(owner, name)
+    before = getattr(owner, last)
+    with pytest.raises(ValidationError) as info:
+        setattr(owner, last, value)
+    assert info.value.errors()[0]["type"] == "frozen_instance"
+    assert getattr(owner, last) == before
+
+
+def test_config_sequences_are_tuples(prod: EnvironmentConfig) -> None:
+    assert isinstance(prod.network.availability_zones, tuple)
+    assert isinstance(prod.network.interface_endpoints, tuple)
+
+
+def test_loaded_environment_is_frozen() -> None:
+    env = load_environments(SHIPPED_CONFIG)[0]
+    with pytest.raises(FrozenInstanceError):
+        env.path = Path("elsewhere.yaml")  # type: ignore[misc]
+
+
+def test_extra_tags_are_immutable() -> None:
+    config = by_stage(load_environments(SHIPPED_CONFIG))["Prod"]
+    extra: Any = config.tags.extra
+    with pytest.raises(TypeError):
+        extra["Injected"] = "not validated"
+    assert "Injected" not in config.tags.as_dict()
+
+
+# --------------------------------------------------------------------------- app.py
+
+
+def test_app_reports_config_errors_and_exits_1(tmp_path: Path) -> None:
+    """`python app.py` with a bad config: one `config error:` line, exit 1, no CDK import."""
+    shutil.copyfile(REPO_ROOT / "app.py", tmp_path / "app.py")
+    shutil.copytree(
+        SHIPPED_CONFIG, tmp_path / "config", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    assert not (tmp_path / "stacks").exists()  # importing the CDK app here would fail loudly
+    edit_yaml(tmp_path / "config" / "prod.yaml", put("network.cidr", "10.0.0.0/33"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "config error: config/prod.yaml: network.cidr:" in result.stderr
+    assert result.stderr.splitlines() == [
+        "config error: config/prod.yaml: network.cidr: '10.0.0.0/33' is not a valid IPv4 network"
+    ]
+    assert result.stdout == ""

@@ -1,0 +1,33 @@
+"""Acknowledging cdk-nag findings on the construct they concern, always with a reason.
+
+cdk-nag 3 records an acknowledgment (and its reason) under `suppressedViolations` only when
+the id carries its pack's namespace, e.g. ``AwsSolutions::AwsSolutions-S1``. Constructs call
+`acknowledge(construct, "AwsSolutions-S1", reason)`; this module adds the namespace, so no
+caller can get it wrong.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from constructs import IConstruct
+
+#: Rule-id prefix -> the pack namespace cdk-nag 3 records acknowledgments under.
+_PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+
+MIN_REASON_LENGTH = 30
+
+
+def namespaced(rule: str) -> str:
+    """`AwsSolutions-S1` -> `AwsSolutions::AwsSolutions-S1` (also for finding ids `X[...]`)."""
+    for pack in _PACKS:
+        if rule.startswith(f"{pack}-"):
+            return f"{pack}::{rule}"
+    raise ValueError(f"{rule!r} is not a rule id of a known cdk-nag pack {_PACKS}")
+
+
+def acknowledge(scope: IConstruct, rules: str | tuple[str, ...], reason: str) -> None:
+    """Acknowledge `rules` on `scope` (the construct the finding concerns) with `reason`."""
+    if len(reason.strip()) < MIN_REASON_LENGTH:
+        raise ValueError(f"acknowledgment of {rules} needs a specific reason, got {reason!r}")
+    for rule in (rules,) if isinstance(rules, str) else rules:
+        Validations.of(scope).acknowledge(Acknowledgment(id=namespaced(rule), reason=reason))

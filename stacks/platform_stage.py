@@ -1,0 +1,28 @@
+"""One CDK Stage per environment, holding that environment's instances of every stack."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stack, Stage, Tags
+from constructs import Construct
+
+from config.models import EnvironmentConfig
+from stacks.network_stack import NetworkStack
+
+
+class PlatformStage(Stage):
+    """`<stage_name>/<Stack>` ids; CloudFormation stack names `<stage_name>-<Stack>`."""
+
+    def __init__(self, scope: Construct, *, config: EnvironmentConfig) -> None:
+        super().__init__(
+            scope,
+            config.stage_name,
+            env=Environment(account=config.account, region=config.region),
+        )
+        self.config = config
+        self.network = NetworkStack(self, "Network", config=config)
+        for key, value in config.tags.as_dict().items():
+            Tags.of(self).add(key, value)
+
+    @property
+    def stacks(self) -> list[Stack]:
+        return [child for child in self.node.children if isinstance(child, Stack)]

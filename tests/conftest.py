@@ -1,0 +1,121 @@
+"""Shared test fixtures: the whole app is synthesized once per session and shared.
+
+The session builds exactly what `cdk synth` builds (the shipped config files, the context
+of cdk.json) plus one extra environment, `Dev`, made the way the README tells a user to
+add one: `config/dev.yaml` copied from `test.yaml` with a new stage name and CIDR. So one
+synth also proves that a new file yields a new, nag-clean stage with no code change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+# Same PATH order as the Makefile: jsii must run on the pinned Node 22, not the machine's.
+os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
+
+from aws_cdk import assertions  # noqa: E402
+
+from config.loader import load_environments  # noqa: E402
+from config.models import EnvironmentConfig  # noqa: E402
+
+#: Where the session's cloud assembly goes; `make cfn-lint` lints the templates in it.
+TEST_ASSEMBLY = ROOT / "build" / "test-assembly"
+SHIPPED_STAGES = ("Test", "Stage", "Prod")
+NEW_STAGE = "Dev"
+NEW_STAGE_CIDR = "10.40.0.0/16"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context (feature flags) `cdk synth` gets from cdk.json."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+def make_config_dir(target: Path) -> Path:
+    """A copy of config/ with `dev.yaml` added as the README describes."""
+    config_dir = target / "config"
+    shutil.copytree(ROOT / "config", config_dir, ignore=shutil.ignore_patterns("*.py", "__*"))
+    dev = yaml.safe_load((config_dir / "test.yaml").read_text())
+    dev["stage_name"] = NEW_STAGE
+    dev["network"]["cidr"] = NEW_STAGE_CIDR
+    (config_dir / "dev.yaml").write_text(yaml.safe_dump(dev, sort_keys=False))
+    return config_dir
+
+
+@dataclass
+class Synth:
+    """The result of the session's single synth."""
+
+    configs: dict[str, EnvironmentConfig]
+    outdir: Path
+    templates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: Stack artifact properties from the manifests (stackName, terminationProtection, tags).
+    artifacts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: Context look-ups the app asked for (must stay empty: synth runs offline).
+    missing_context: list[Any] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+    _assertions: dict[tuple[str, str], assertions.Template] = field(default_factory=dict)
+
+    def template(self, stage: str, stack: str) -> dict[str, Any]:
+        return self.templates[(stage, stack)]
+
+    def assertions(self, stage: str, stack: str) -> assertions.Template:
+        """`aws_cdk.assertions.Template` of one stack (parsed once, from the synthesized JSON)."""
+        key = (stage, stack)
+        if key not in self._assertions:
+            self._assertions[key] = assertions.Template.from_json(self.templates[key])
+        return self._assertions[key]
+
+
+def _read_assembly(result: Synth) -> None:
+    result.missing_context.extend(
+        json.loads((result.outdir / "manifest.json").read_text()).get("missing", [])
+    )
+    for stage_dir in sorted(result.outdir.glob("assembly-*")):
+        stage = stage_dir.name.removeprefix("assembly-")
+        manifest = json.loads((stage_dir / "manifest.json").read_text())
+        result.missing_context.extend(manifest.get("missing", []))
+        for artifact in manifest["artifacts"].values():
+            if artifact["type"] != "aws:cloudformation:stack":
+                continue
+            stack = artifact["displayName"].split("/", 1)[1]
+            key = (stage, stack)
+            result.artifacts[key] = {
+                **artifact["properties"],
+                "environment": artifact["environment"],
+            }
+            template_file = stage_dir / artifact["properties"]["templateFile"]
+            result.templates[key] = json.loads(template_file.read_text())
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Synthesize every stage (shipped + Dev) once; every test reads from this."""
+    from stacks.application import build_app  # noqa: PLC0415 - after PATH is set
+
+    config_dir = make_config_dir(tmp_path_factory.mktemp("configs"))
+    environments = load_environments(config_dir)
+    shutil.rmtree(TEST_ASSEMBLY, ignore_errors=True)
+    TEST_ASSEMBLY.mkdir(parents=True)
+    app = build_app(
+        (env.config for env in environments),
+        context=cdk_json_context(),
+        outdir=str(TEST_ASSEMBLY),
+    )
+    app.synth()
+    result = Synth(
+        configs={env.config.stage_name: env.config for env in environments},
+        outdir=TEST_ASSEMBLY,
+        report=json.loads((TEST_ASSEMBLY / "validation-report.json").read_text()),
+    )
+    _read_assembly(result)
+    return result

@@ -1,0 +1,46 @@
+"""Small readers over synthesized CloudFormation templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Template = dict[str, Any]
+
+
+def resources(template: Template, type_name: str) -> dict[str, dict[str, Any]]:
+    """Logical id -> resource, for every resource of `type_name`."""
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == type_name}
+
+
+def props(resource: dict[str, Any]) -> dict[str, Any]:
+    properties: dict[str, Any] = resource.get("Properties", {})
+    return properties
+
+
+def tag(resource: dict[str, Any], key: str) -> str | None:
+    for item in props(resource).get("Tags", []):
+        if item["Key"] == key:
+            value: str = item["Value"]
+            return value
+    return None
+
+
+def ref_id(value: Any) -> str:
+    """The logical id in `{"Ref": id}` or `{"Fn::GetAtt": [id, attr]}`."""
+    if "Ref" in value:
+        ref: str = value["Ref"]
+        return ref
+    get_att: str = value["Fn::GetAtt"][0]
+    return get_att
+
+
+def joined(value: Any) -> str:
+    """A `Fn::Join` with `Ref`s rendered as `${Name}`, to compare service names and ARNs."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return str(sep).join(joined(p) for p in parts)
+    if "Ref" in value:
+        return f"${{{value['Ref']}}}"
+    return str(value)

@@ -1,0 +1,66 @@
+"""cdk-nag as a test: AwsSolutions and NIST 800-53 rev 5 over every stage, zero findings left.
+
+Every acknowledgment must carry a specific reason and sit on the construct it concerns
+(never on a stack), so it survives renaming or adding a stage; the Dev stage, added the
+way a user adds an environment, is checked like the shipped ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from l3_constructs.compliance import MIN_REASON_LENGTH
+from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
+
+PACKS = ("AwsSolutions", "NIST.800.53.R5")
+
+
+def _report(synth: Synth, pack: str) -> dict[str, Any]:
+    (report,) = [r for r in synth.report["pluginReports"] if r["pluginName"] == pack]
+    found: dict[str, Any] = report
+    return found
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_no_unacknowledged_findings(synth: Synth, pack: str) -> None:
+    report = _report(synth, pack)
+    findings = [
+        f"{v['ruleName']} at {c['constructPath']}"
+        for v in report["violations"]
+        for c in v["violatingConstructs"]
+    ]
+    assert findings == []
+    assert report["conclusion"] == "success"
+
+
+def test_no_other_validation_failures(synth: Synth) -> None:
+    failed = [
+        (r["pluginName"], [v["description"] for v in r.get("violations", [])])
+        for r in synth.report["pluginReports"]
+        if r["conclusion"] != "success"
+    ]
+    assert failed == []
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_acknowledgments_are_specific_and_on_the_construct(synth: Synth, pack: str) -> None:
+    stacks = {f"{stage}/{stack}" for stage, stack in synth.templates}
+    for ack in _report(synth, pack)["suppressedViolations"]:
+        assert ack["acknowledgedId"] == f"{pack}::{ack['ruleName']}"
+        assert len(ack["reason"].strip()) >= MIN_REASON_LENGTH, ack
+        where = ack["acknowledgedAt"]
+        assert where not in stacks, f"stack-level acknowledgment of {ack['ruleName']}"
+        for construct in ack["violatingConstructs"]:
+            assert construct["constructPath"].startswith(f"{where}/"), ack
+
+
+def test_every_stage_was_checked_including_the_new_one(synth: Synth) -> None:
+    checked = {
+        c["constructPath"].split("/", 1)[0]
+        for pack in PACKS
+        for ack in _report(synth, pack)["suppressedViolations"]
+        for c in ack["violatingConstructs"]
+    }
+    assert checked == {*SHIPPED_STAGES, NEW_STAGE}

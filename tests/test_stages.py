@@ -1,0 +1,74 @@
+"""One Stage per config file; stack ids, names, accounts, protection and tags from config."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+from tests.conftest import NEW_STAGE, ROOT, SHIPPED_STAGES, Synth
+from tests.helpers import props
+
+STAGES = (*SHIPPED_STAGES, NEW_STAGE)
+STACKS = ("Network",)
+
+
+def test_one_stage_per_config_file_with_every_stack(synth: Synth) -> None:
+    assert set(synth.templates) == {(stage, stack) for stage in STAGES for stack in STACKS}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_name_environment_and_termination_protection(
+    synth: Synth, stage: str, stack: str
+) -> None:
+    config = synth.configs[stage]
+    artifact = synth.artifacts[(stage, stack)]
+    assert artifact["stackName"] == f"{stage}-{stack}"
+    assert artifact["environment"] == f"aws://{config.account}/{config.region}"
+    assert artifact.get("terminationProtection", False) is config.termination_protection
+
+
+def test_only_prod_ships_with_termination_protection(synth: Synth) -> None:
+    protected = {s for s in SHIPPED_STAGES if synth.configs[s].termination_protection}
+    assert protected == {"Prod"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stack", STACKS)
+def test_config_tags_on_the_stack_and_every_taggable_resource(
+    synth: Synth, stage: str, stack: str
+) -> None:
+    expected = synth.configs[stage].tags.as_dict()
+    # Stack tags: CloudFormation also propagates these to every resource at deploy time.
+    assert synth.artifacts[(stage, stack)]["tags"] == expected
+    region = synth.configs[stage].region
+    untagged = []
+    for logical_id, resource in synth.template(stage, stack)["Resources"].items():
+        if resource["Type"].startswith("Custom::"):
+            continue
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource["Type"]).schema
+        if "Tags" not in schema.get("properties", {}):
+            continue
+        tags = {t["Key"]: t["Value"] for t in props(resource).get("Tags", [])}
+        if not expected.items() <= tags.items():
+            untagged.append(logical_id)
+    # Only CDK's CfnResource-based custom-resource providers (handler + role) carry no
+    # template tags; they get the stack tags above from CloudFormation.
+    assert all(re.fullmatch(r"Custom\w+Provider(Role|Handler)[0-9A-F]{8}", i) for i in untagged)
+
+
+ENV_NAME = re.compile(r"[\"'](prod|Prod|production|stage|staging|test|Test|dev|Dev)[\"']")
+
+
+@pytest.mark.parametrize("package", ["stacks", "l3_constructs"])
+def test_no_environment_names_in_code(package: str) -> None:
+    hits = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for n, line in enumerate(Path(path).read_text().splitlines(), 1)
+        if ENV_NAME.search(line)
+    ]
+    assert hits == []

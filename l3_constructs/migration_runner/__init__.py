@@ -1,0 +1,1 @@
+"""One-shot ECS (Fargate) database-migration runner: custom-resource Lambda + CLI core."""

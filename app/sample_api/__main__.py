@@ -1,0 +1,6 @@
+"""Entry point: ``python -m sample_api serve|migrate``."""
+
+from sample_api.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,13 +99,12 @@ def _read_assembly(result: Synth) -> None:
             result.templates[key] = json.loads(template_file.read_text())
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """Synthesize every stage (shipped + Dev) once; every test reads from this."""
+def _synthesize() -> Synth:
+    """Synthesize every stage (shipped + Dev) into TEST_ASSEMBLY and read it back."""
     from stacks.application import build_app  # noqa: PLC0415 - after PATH is set
 
-    config_dir = make_config_dir(tmp_path_factory.mktemp("configs"))
-    environments = load_environments(config_dir)
+    with tempfile.TemporaryDirectory() as workdir:
+        environments = load_environments(make_config_dir(Path(workdir)))
     shutil.rmtree(TEST_ASSEMBLY, ignore_errors=True)
     TEST_ASSEMBLY.mkdir(parents=True)
     app = build_app(
@@ -119,3 +120,51 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     )
     _read_assembly(result)
     return result
+
+
+class _BackgroundSynth:
+    """The one synth of the session, started as soon as collection shows a test needs it.
+
+    The work happens in the jsii Node process; the Python thread only waits on its pipe.
+    Started early, it runs on the second core while the tests that need no synth (config,
+    migration runner, sample app) run, instead of after them.
+    """
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._result: Synth | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="synth", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = _synthesize()
+        except BaseException as exc:  # re-raised in the test thread by result()
+            self._error = exc
+
+    def result(self) -> Synth:
+        self.start()
+        assert self._thread is not None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
+_SYNTH = _BackgroundSynth()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if any("synth" in getattr(item, "fixturenames", ()) for item in session.items):
+        _SYNTH.start()
+
+
+@pytest.fixture(scope="session")
+def synth() -> Synth:
+    """The whole app (every shipped stage + Dev), synthesized once; every test reads this."""
+    return _SYNTH.result()

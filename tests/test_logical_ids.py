@@ -14,14 +14,32 @@ from tests.helpers import resources
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
 
-#: (stack, CloudFormation type) -> pinned logical id.
-PINNED = {
+#: CDK names the generated database secret after its full path (stage included) plus a
+#: hash of the password rules, so its id is pinned per stage.
+_SECRET_SUFFIX = "3fdaad7efa858a3daf9490cf0a702aeb"
+SECRET_IDS = {
+    "Test": f"TestDatabaseInstanceSecret51B611F4{_SECRET_SUFFIX}",
+    "Stage": f"StageDatabaseInstanceSecretBB7462F0{_SECRET_SUFFIX}",
+    "Prod": f"ProdDatabaseInstanceSecret36693E93{_SECRET_SUFFIX}",
+    NEW_STAGE: f"DevDatabaseInstanceSecret6B065A72{_SECRET_SUFFIX}",
+}
+
+#: (stack, CloudFormation type) -> pinned logical id, or stage -> id.
+PINNED: dict[tuple[str, str], str | dict[str, str]] = {
     ("Network", "AWS::KMS::Key"): "NetworkFlowLogKeyF785E5F9",
     ("Network", "AWS::Logs::LogGroup"): "NetworkFlowLogGroup4F8CEEEF",
     ("Network", "AWS::S3::Bucket"): "NetworkFlowLogBucket879F01A6",
     ("Network", "AWS::EC2::VPC"): "NetworkVpc7FB7348F",
+    ("Database", "AWS::KMS::Key"): "DatabaseKey5E5D9547",
+    ("Database", "AWS::RDS::DBInstance"): "DatabaseInstanceAA8A5FDE",
+    ("Database", "AWS::SecretsManager::Secret"): SECRET_IDS,
 }
 STATEFUL_TYPES = {type_name for _, type_name in PINNED}
+
+
+def _pinned(stage: str, stack: str, type_name: str) -> str | None:
+    pinned = PINNED.get((stack, type_name))
+    return pinned.get(stage) if isinstance(pinned, dict) else pinned
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -31,7 +49,7 @@ def test_stateful_logical_ids_are_pinned(synth: Synth, stage: str) -> None:
             continue
         for type_name in STATEFUL_TYPES:
             found = set(resources(template, type_name))
-            pinned = PINNED.get((stack, type_name))
+            pinned = _pinned(stage, stack, type_name)
             # Every stateful resource present is pinned; none may appear unpinned.
             assert found <= {pinned}, f"{stage}/{stack} {type_name}: {found} not pinned"
 

@@ -12,7 +12,7 @@ from tests.conftest import NEW_STAGE, ROOT, SHIPPED_STAGES, Synth
 from tests.helpers import props
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
-STACKS = ("Network",)
+STACKS = ("Network", "Database")
 
 
 def test_one_stage_per_config_file_with_every_stack(synth: Synth) -> None:
@@ -52,7 +52,9 @@ def test_config_tags_on_the_stack_and_every_taggable_resource(
         schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource["Type"]).schema
         if "Tags" not in schema.get("properties", {}):
             continue
-        tags = {t["Key"]: t["Value"] for t in props(resource).get("Tags", [])}
+        raw = props(resource).get("Tags", [])
+        # Most types list {Key, Value} pairs; a few (e.g. AWS::Serverless::Application) a map.
+        tags = raw if isinstance(raw, dict) else {t["Key"]: t["Value"] for t in raw}
         if not expected.items() <= tags.items():
             untagged.append(logical_id)
     # Only CDK's CfnResource-based custom-resource providers (handler + role) carry no

@@ -33,7 +33,9 @@ from tests.config.helpers import (
     write_yaml,
 )
 
-ALLOWED_TOP = "allowed: stage_name, account, region, termination_protection, tags, network"
+ALLOWED_TOP = (
+    "allowed: stage_name, account, region, termination_protection, tags, network, database"
+)
 ALLOWED_NETWORK = (
     "allowed: cidr, availability_zones, nat, subnet_masks, interface_endpoints, flow_logs"
 )

@@ -1,0 +1,54 @@
+"""Database stack: thin wiring from the environment's config to `PlatformDatabase`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs import Construct
+
+from config.models import EnvironmentConfig
+from l3_constructs.database import DatabaseProps, PlatformDatabase
+from l3_constructs.network import PlatformNetwork
+from stacks.base import PlatformStack
+
+
+class DatabaseStack(PlatformStack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        network: PlatformNetwork,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, config=config, **kwargs)
+        db = config.database
+        self.database = PlatformDatabase(
+            self,
+            "Database",
+            props=DatabaseProps(
+                engine=db.engine,
+                engine_version=db.engine_version,
+                instance_type=db.instance_type,
+                allocated_storage_gb=db.allocated_storage_gb,
+                max_allocated_storage_gb=db.max_allocated_storage_gb,
+                multi_az=db.multi_az,
+                backup_retention_days=db.backup_retention_days,
+                backup_window=db.backup_window,
+                maintenance_window=db.maintenance_window,
+                deletion_protection=db.deletion_protection,
+                removal_policy=db.removal_policy,
+                port=db.port,
+                database_name=db.database_name,
+                rotation_days=db.rotation_days,
+                performance_insights=db.performance_insights,
+                monitoring_interval_seconds=db.monitoring_interval_seconds,
+                log_retention_days=db.log_retention_days,
+            ),
+            vpc=network.vpc,
+            subnets=network.isolated_subnets,
+            # The rotation function reaches Secrets Manager through NAT or, without NAT,
+            # through the secretsmanager endpoint (config enforces it).
+            rotation_subnets=network.private_subnets,
+        )

@@ -208,6 +208,14 @@ def _cross_environment_problems(loaded: Sequence[tuple[str, EnvironmentConfig]])
                 f"of {other_shown}"
             )
         by_stage.setdefault(key, (env.stage_name, shown))
+    by_domain: dict[str, str] = {}
+    for shown, env in loaded:
+        domain = env.compute.domain_name
+        if domain in by_domain:
+            problems.append(
+                f"{shown}: compute.domain_name: {domain!r} is already used by {by_domain[domain]}"
+            )
+        by_domain.setdefault(domain, shown)
     for i, (shown, env) in enumerate(loaded):
         net = ipaddress.IPv4Network(env.network.cidr)
         for other_shown, other in loaded[:i]:

@@ -84,6 +84,8 @@ def _ipv4_network(value: str) -> str:
 
 
 def _domain_name(value: str) -> str:
+    if "{stage}" in value:
+        raise ValueError(f"{value!r} uses {{stage}}, which needs a valid stage_name")
     labels = value.split(".")
     if len(value) > 253 or len(labels) < 2 or not all(_LABEL_RE.fullmatch(x) for x in labels):
         raise ValueError(f"{value!r} is not a valid lower-case domain name")
@@ -373,6 +375,186 @@ class Database(_Model):
         return self
 
 
+#: Fargate task sizes: cpu units -> allowed memory (MiB).
+FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+#: Endpoints a Fargate task needs in subnets without NAT (with the S3 gateway endpoint).
+NO_NAT_TASK_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
+_ZONE_ID_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+_IMAGE_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+Percent = Annotated[StrictInt, Field(ge=1, le=100)]
+Seconds = Annotated[StrictInt, Field(ge=0, le=3600)]
+
+
+class Dns(_Model):
+    """The Route 53 hosted zone the environment's names live in (named, never looked up)."""
+
+    zone_name: DomainName = Field(description="Hosted zone name, e.g. `example.com`.")
+    hosted_zone_id: Annotated[
+        StrictStr, _pattern(_ZONE_ID_RE, "a Route 53 hosted zone id like 'Z0123456789ABC'")
+    ] = Field(description="Hosted zone id.")
+
+
+class ImageSource(_Model):
+    """Where the service image comes from."""
+
+    source: Literal["asset", "ecr"] = Field(
+        "asset", description="`asset`: build `directory` as a Docker image asset; `ecr`: a tag."
+    )
+    directory: StrictStr = Field("app", description="Asset: directory with a Dockerfile.")
+    repository: Annotated[StrictStr, _pattern(_REPOSITORY_RE, "an ECR repository name")] | None = (
+        Field(None, description="ECR: repository name.")
+    )
+    tag: Annotated[StrictStr, _pattern(_IMAGE_TAG_RE, "an image tag")] | None = Field(
+        None, description="ECR: image tag."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ImageSource:
+        if self.source == "ecr" and not (self.repository and self.tag):
+            missing = "repository" if not self.repository else "tag"
+            raise FieldError(missing, "is required when source is 'ecr'", cross_field=True)
+        return self
+
+
+class Capacity(_Model):
+    """Number of tasks."""
+
+    min: Annotated[StrictInt, Field(ge=0, le=1000)] = Field(1, description="Fewest tasks.")
+    desired: Annotated[StrictInt, Field(ge=0, le=1000)] = Field(1, description="Tasks at deploy.")
+    max: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(2, description="Most tasks.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Capacity:
+        if not self.min <= self.desired <= self.max:
+            raise FieldError(
+                "desired",
+                f"needs min <= desired <= max, got {self.min} / {self.desired} / {self.max}",
+                cross_field=True,
+            )
+        return self
+
+
+class Scaling(_Model):
+    """Target tracking on CPU and memory."""
+
+    cpu_target_percent: Percent = Field(70, description="CPU utilisation target.")
+    memory_target_percent: Percent = Field(70, description="Memory utilisation target.")
+    scale_in_cooldown_seconds: Seconds = Field(300, description="Cool-down after scale-in.")
+    scale_out_cooldown_seconds: Seconds = Field(60, description="Cool-down after scale-out.")
+
+
+class Deployment(_Model):
+    """How a new task definition replaces the running one."""
+
+    strategy: Literal["rolling", "blue_green"] = Field(
+        "rolling", description="`rolling`, or ECS-native `blue_green` with a bake time."
+    )
+    bake_time_minutes: Annotated[StrictInt, Field(ge=0, le=1440)] = Field(
+        5, description="Blue/green: minutes both versions stay up before the old one goes."
+    )
+    min_healthy_percent: Annotated[StrictInt, Field(ge=0, le=100)] = Field(
+        100, description="Rolling: lowest share of desired tasks kept running."
+    )
+    max_percent: Annotated[StrictInt, Field(ge=100, le=400)] = Field(
+        200, description="Rolling: highest share of desired tasks during a deployment."
+    )
+    alarm_5xx_threshold: Annotated[StrictInt, Field(ge=1)] = Field(
+        10, description="Target 5xx responses per 5 minutes that roll a deployment back."
+    )
+
+
+class HealthCheck(_Model):
+    """The load balancer's health check of the tasks."""
+
+    path: Annotated[StrictStr, Field(pattern=r"^/[\x21-\x7e]*$")] = Field(
+        "/api/health", description="Path answered with 200 without touching the database."
+    )
+    interval_seconds: Annotated[StrictInt, Field(ge=5, le=300)] = Field(
+        30, description="Seconds between checks."
+    )
+
+
+class Compute(_Model):
+    """ECS Fargate service behind an HTTPS load balancer, and its ECR repository."""
+
+    domain_name: DomainName = Field(
+        description="The load balancer's HTTPS name (certificate + alias record), in the zone. "
+        "`{stage}` stands for the lower-cased stage name, e.g. `origin-{stage}.example.com`."
+    )
+    image: ImageSource = Field(default_factory=ImageSource)
+    cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = Field(256, description="CPU units.")
+    memory_mib: StrictInt = Field(512, description="Memory (MiB), valid for `cpu` on Fargate.")
+    architecture: Literal["X86_64", "ARM64"] = Field("ARM64", description="CPU architecture.")
+    container_port: Annotated[StrictInt, Field(ge=1, le=65535)] = Field(
+        8080, description="Port the container listens on."
+    )
+    command: tuple[StrictStr, ...] | None = Field(
+        None, description="Server command; the image's default when unset. Never migrations."
+    )
+    environment: Annotated[
+        Mapping[
+            Annotated[StrictStr, _pattern(_ENV_NAME_RE, "an environment variable name")],
+            StrictStr,
+        ],
+        AfterValidator(_read_only),
+    ] = Field(default_factory=dict, description="Plain environment variables (no secrets).")
+    capacity: Capacity = Field(default_factory=Capacity)
+    subnets: Literal["private", "public"] = Field(
+        "private",
+        description="Where tasks run; `public` (with a public IP) only for `network.nat: none`.",
+    )
+    scaling: Scaling = Field(default_factory=Scaling)
+    deployment: Deployment = Field(default_factory=Deployment)
+    health_check: HealthCheck = Field(default_factory=HealthCheck)
+    deregistration_delay_seconds: Seconds = Field(60, description="Connection draining.")
+    load_balancer_deletion_protection: StrictBool = Field(
+        True, description="Deletion protection on the load balancer."
+    )
+    access_log_retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = Field(
+        90, description="Days load balancer access logs are kept."
+    )
+    log_retention_days: RetentionDays = Field(30, description="Container logs.")
+    enable_execute_command: StrictBool = Field(False, description="ECS Exec into tasks.")
+    ecr_keep_images: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(
+        30, description="Images the ECR lifecycle rule keeps."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Compute:
+        if self.memory_mib not in FARGATE_MEMORY[self.cpu]:
+            allowed = FARGATE_MEMORY[self.cpu]
+            raise FieldError(
+                "memory_mib",
+                f"{self.memory_mib} is not a Fargate size for cpu {self.cpu} "
+                f"({allowed[0]}-{allowed[-1]} in steps of {allowed[1] - allowed[0]})",
+                cross_field=True,
+            )
+        return self
+
+
+class Migration(_Model):
+    """The one-shot migration task run before every service update."""
+
+    command: tuple[StrictStr, ...] = Field(
+        ("python", "-m", "sample_api", "migrate"),
+        min_length=1,
+        description="Command of the `migration` container (same image as the service).",
+    )
+    timeout_minutes: Annotated[StrictInt, Field(ge=1, le=120)] = Field(
+        15, description="A migration still running after this fails the deployment."
+    )
+
+
 # --------------------------------------------------------------------------- environment
 
 
@@ -390,6 +572,25 @@ class EnvironmentConfig(_Model):
     tags: Tags
     network: Network
     database: Database
+    dns: Dns
+    compute: Compute
+    migration: Migration = Field(default_factory=Migration)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_stage_placeholder(cls, data: object) -> object:
+        """`{stage}` in compute.domain_name -> the lower-cased stage name, so an environment
+        file copied from another gets its own name without editing it."""
+        if not isinstance(data, Mapping):
+            return data
+        stage, compute = data.get("stage_name"), data.get("compute")
+        if not (isinstance(stage, str) and isinstance(compute, Mapping)):
+            return data
+        domain = compute.get("domain_name")
+        if isinstance(domain, str) and "{stage}" in domain:
+            compute = {**compute, "domain_name": domain.replace("{stage}", stage.lower())}
+            return {**data, "compute": compute}
+        return data
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> EnvironmentConfig:
@@ -400,6 +601,29 @@ class EnvironmentConfig(_Model):
                     f"{zone!r} is not a zone of region {self.region!r}",
                     cross_field=True,
                 )
+        domain, zone = self.compute.domain_name, self.dns.zone_name
+        if not domain.endswith(f".{zone}"):
+            raise FieldError(
+                "compute.domain_name",
+                f"{domain!r} is not inside the hosted zone {zone!r}",
+                cross_field=True,
+            )
+        nat, subnets = self.network.nat, self.compute.subnets
+        if subnets == "public" and nat != "none":
+            raise FieldError(
+                "compute.subnets",
+                f"'public' is for network.nat 'none'; with nat {nat!r} tasks belong in "
+                "'private' subnets",
+                cross_field=True,
+            )
+        missing = [e for e in NO_NAT_TASK_ENDPOINTS if e not in self.network.interface_endpoints]
+        if nat == "none" and subnets == "private" and missing:
+            raise FieldError(
+                "network.interface_endpoints",
+                f"must include {', '.join(missing)}: tasks in private subnets without NAT "
+                "pull images, write logs and read secrets only through them",
+                cross_field=True,
+            )
         if self.network.nat == "none" and "secretsmanager" not in self.network.interface_endpoints:
             raise FieldError(
                 "network.interface_endpoints",

@@ -34,7 +34,8 @@ from tests.config.helpers import (
 )
 
 ALLOWED_TOP = (
-    "allowed: stage_name, account, region, termination_protection, tags, network, database"
+    "allowed: stage_name, account, region, termination_protection, tags, network, database, "
+    "dns, compute, migration"
 )
 ALLOWED_NETWORK = (
     "allowed: cidr, availability_zones, nat, subnet_masks, interface_endpoints, flow_logs"
@@ -49,6 +50,8 @@ MISSING_IN_EMPTY_FILE = (
     "config/prod.yaml: account: required setting is missing",
     "config/prod.yaml: tags.environment: required setting is missing",
     "config/prod.yaml: network.cidr: required setting is missing",
+    "config/defaults.yaml (as used by config/prod.yaml): compute.domain_name: "
+    "'origin-{stage}.example.com' uses {stage}, which needs a valid stage_name",
 )
 
 
@@ -482,6 +485,175 @@ CASES = [
         put("network.availability_zones", ["ap-northeast-1a"]),
         "config/test.yaml: network.availability_zones: lists 1 zone(s); the platform spans 2 or 3",
     ),
+    # ---- database
+    case(
+        "database-version-unsupported",
+        "prod.yaml",
+        put("database.engine_version", "9.6"),
+        "config/prod.yaml: database.engine_version: '9.6' is not a supported postgres version "
+        "(14, 15, 16, 17)",
+    ),
+    case(
+        "database-mysql-with-a-postgres-version",
+        "stage.yaml",
+        put("database.engine", "mysql"),
+        "config/stage.yaml: database.engine_version (set in config/defaults.yaml): '16' is not "
+        "a supported mysql version (8.0, 8.4)",
+    ),
+    case(
+        "database-max-storage-below-allocated",
+        "prod.yaml",
+        put("database.max_allocated_storage_gb", 50),
+        "config/prod.yaml: database.max_allocated_storage_gb: 50 is below allocated_storage_gb 100",
+    ),
+    case(
+        "database-mysql-insights-on-micro",
+        "test.yaml",
+        combine(put("database.engine", "mysql"), put("database.engine_version", "8.4")),
+        "config/test.yaml: database.performance_insights (set in config/defaults.yaml): "
+        "RDS for MySQL has no Performance Insights on t4g.micro",
+    ),
+    case(
+        "database-backup-window-malformed",
+        "prod.yaml",
+        put("database.backup_window", "2am"),
+        "config/prod.yaml: database.backup_window: '2am' is not a window like '17:00-17:30'",
+    ),
+    case(
+        "database-backup-retention-too-long",
+        "prod.yaml",
+        put("database.backup_retention_days", 90),
+        prefix="config/prod.yaml: database.backup_retention_days: 90: ",
+        fragment="less than or equal to 35",
+    ),
+    case(
+        "database-removal-policy-unknown",
+        "prod.yaml",
+        put("database.removal_policy", "keep"),
+        prefix="config/prod.yaml: database.removal_policy: 'keep': ",
+        fragment="'snapshot', 'retain' or 'destroy'",
+    ),
+    case(
+        "no-nat-without-secretsmanager-endpoint",
+        "test.yaml",
+        put("network.interface_endpoints", ["ecr.api", "ecr.dkr", "logs"]),
+        "config/test.yaml: network.interface_endpoints: must include 'secretsmanager' when nat "
+        "is 'none': the password-rotation function has no other way to reach Secrets Manager",
+    ),
+    # ---- dns / compute / migration
+    case(
+        "dns-zone-id-malformed",
+        "prod.yaml",
+        put("dns.hosted_zone_id", "abc"),
+        "config/prod.yaml: dns.hosted_zone_id: 'abc' is not a Route 53 hosted zone id like "
+        "'Z0123456789ABC'",
+    ),
+    case(
+        "compute-domain-outside-the-zone",
+        "prod.yaml",
+        put("compute.domain_name", "origin.example.org"),
+        "config/prod.yaml: compute.domain_name: 'origin.example.org' is not inside the hosted "
+        "zone 'example.com'",
+    ),
+    case(
+        "compute-domain-not-a-domain",
+        "prod.yaml",
+        put("compute.domain_name", "Origin_Example"),
+        "config/prod.yaml: compute.domain_name: 'Origin_Example' is not a valid lower-case "
+        "domain name",
+    ),
+    case(
+        "compute-domain-used-twice",
+        "stage.yaml",
+        put("compute.domain_name", "origin.example.com"),
+        "config/stage.yaml: compute.domain_name: 'origin.example.com' is already used by "
+        "config/prod.yaml",
+    ),
+    case(
+        "compute-desired-above-max",
+        "prod.yaml",
+        put("compute.capacity", {"min": 2, "desired": 12, "max": 10}),
+        "config/prod.yaml: compute.capacity.desired: needs min <= desired <= max, got 2 / 12 / 10",
+    ),
+    case(
+        "compute-min-above-desired",
+        "stage.yaml",
+        put("compute.capacity.min", 3),
+        "config/stage.yaml: compute.capacity.desired: needs min <= desired <= max, got 3 / 2 / 4",
+    ),
+    case(
+        "compute-memory-not-a-fargate-size",
+        "prod.yaml",
+        put("compute.memory_mib", 1000),
+        "config/prod.yaml: compute.memory_mib: 1000 is not a Fargate size for cpu 1024 "
+        "(2048-8192 in steps of 1024)",
+    ),
+    case(
+        "compute-cpu-not-a-fargate-size",
+        "prod.yaml",
+        put("compute.cpu", 300),
+        prefix="config/prod.yaml: compute.cpu: 300: ",
+        fragment="256, 512, 1024",
+    ),
+    case(
+        "compute-public-subnets-with-nat",
+        "prod.yaml",
+        put("compute.subnets", "public"),
+        "config/prod.yaml: compute.subnets: 'public' is for network.nat 'none'; with nat "
+        "'per_az' tasks belong in 'private' subnets",
+    ),
+    case(
+        "compute-private-subnets-without-nat-or-endpoints",
+        "test.yaml",
+        combine(
+            put("compute.subnets", "private"),
+            put("network.interface_endpoints", ["secretsmanager"]),
+        ),
+        "config/test.yaml: network.interface_endpoints: must include ecr.api, ecr.dkr, logs: "
+        "tasks in private subnets without NAT pull images, write logs and read secrets only "
+        "through them",
+    ),
+    case(
+        "compute-ecr-image-without-tag",
+        "prod.yaml",
+        put("compute.image", {"source": "ecr", "repository": "web/api"}),
+        "config/prod.yaml: compute.image.tag: is required when source is 'ecr'",
+    ),
+    case(
+        "compute-health-check-path-relative",
+        "prod.yaml",
+        put("compute.health_check.path", "api/health"),
+        prefix="config/prod.yaml: compute.health_check.path: 'api/health': ",
+        fragment="should match pattern",
+    ),
+    case(
+        "compute-environment-name-invalid",
+        "prod.yaml",
+        put("compute.environment", {"log-level": "info"}),
+        prefix="config/prod.yaml: compute.environment.log-level.[key]: ",
+        fragment="is not an environment variable name",
+    ),
+    case(
+        "compute-deployment-strategy-unknown",
+        "prod.yaml",
+        put("compute.deployment.strategy", "canary"),
+        prefix="config/prod.yaml: compute.deployment.strategy: 'canary': ",
+        fragment="'rolling' or 'blue_green'",
+    ),
+    case(
+        "migration-command-empty",
+        "prod.yaml",
+        put("migration.command", []),
+        prefix="config/prod.yaml: migration.command: ",
+        fragment="at least 1 item",
+    ),
+    case(
+        "migration-timeout-too-long",
+        "prod.yaml",
+        put("migration.timeout_minutes", 180),
+        prefix="config/prod.yaml: migration.timeout_minutes: 180: ",
+        fragment="less than or equal to 120",
+    ),
 ]
 
 
@@ -567,6 +739,8 @@ def test_every_problem_of_every_file_is_reported_together(config_dir: Path) -> N
         f"retention period (days: {RETENTIONS})",
         "config/test.yaml: line 2, column 10: invalid YAML: mapping values are not allowed here",
         "config/qa.yaml: stage_name: 'Test' clashes with stage 'Test' of config/dev.yaml",
+        "config/qa.yaml: compute.domain_name: 'origin-test.example.com' is already used by "
+        "config/dev.yaml",
         "config/qa.yaml: network.cidr: '10.40.128.0/17' overlaps '10.40.0.0/16' of config/dev.yaml",
     )
 
@@ -595,6 +769,10 @@ def test_new_environment_file_adds_a_stage(config_dir: Path) -> None:
         update={
             "stage_name": "Dev",
             "network": configs["Test"].network.model_copy(update={"cidr": "10.40.0.0/16"}),
+            # `origin-{stage}.example.com` in the defaults gives the copy a name of its own.
+            "compute": configs["Test"].compute.model_copy(
+                update={"domain_name": "origin-dev.example.com"}
+            ),
         }
     )
     assert configs["Dev"] == expected

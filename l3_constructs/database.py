@@ -12,6 +12,7 @@ from typing import Literal, cast
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -233,21 +234,63 @@ class PlatformDatabase(Construct):
         )
         self._acknowledge_findings(props)
 
-    def allow_connections_from(self, peer: ec2.IConnectable, description: str) -> None:
-        """Admit `peer` (e.g. a service's security group) on the database port, nothing else."""
-        self._connections.allow_default_port_from(peer, description)
+    def secret_for(self, scope: Construct, id: str) -> secretsmanager.ISecret:
+        """The credentials secret as seen from `scope` in another stack (e.g. a service that
+        injects them as ECS secrets).
 
-    def add_rotation_listener(self, id: str, target: events.IRuleTarget) -> events.Rule:
+        A reference (secret and key imported by ARN): granting a consumer's role read
+        access then only writes that role's policy; call `grant_secret_read` for the key.
+        Granting on `secret` itself would also put the role's ARN into this stack's key
+        policy, making this stack depend on its consumer while the consumer depends on it
+        (a cycle): the database must not know who reads it.
+        """
+        return secretsmanager.Secret.from_secret_attributes(
+            scope,
+            id,
+            secret_complete_arn=self.secret.secret_arn,
+            encryption_key=kms.Key.from_key_arn(scope, f"{id}Key", self.key.key_arn),
+        )
+
+    def grant_secret_read(self, grantee: iam.IGrantable) -> None:
+        """Let `grantee` (e.g. a task execution role in another stack) read the secret:
+        decrypt with this key through Secrets Manager only, written to the grantee's own
+        policy. (Reading the secret itself is granted by whoever injects it, e.g. ECS.)"""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[self.key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"
+                    }
+                },
+            )
+        )
+
+    def allow_connections_from(self, peer: ec2.IConnectable, description: str) -> None:
+        """Admit `peer` (e.g. a service's security group) on the database port, nothing else.
+
+        Initiated from the peer's side, so when the peer lives in another stack CDK creates
+        both rules (its egress, our ingress) in the peer's stack: the consumer depends on
+        the database, never the other way round.
+        """
+        peer.connections.allow_to(self._connections, ec2.Port.tcp(self.port), description)
+
+    def add_rotation_listener(
+        self, id: str, target: events.IRuleTarget, *, scope: Construct | None = None
+    ) -> events.Rule:
         """An EventBridge rule that sends `target` each successful rotation of this secret.
 
         ECS reads secrets into a task's environment only when the task starts, so after a
         rotation running tasks keep the old password; the Compute stack adds a target that
         forces a new deployment. Secrets Manager reports rotations as CloudTrail service
         events (delivered to the default bus without a trail, best effort), with the secret's
-        ARN in `detail.additionalEventData.SecretId`.
+        ARN in `detail.additionalEventData.SecretId`. `scope` places the rule (default: this
+        construct); a consumer in another stack passes its own, so the rule's reference to
+        its target does not make this stack depend on the consumer's.
         """
         return events.Rule(
-            self,
+            scope or self,
             id,
             description="Successful rotations of the database secret",
             event_pattern=events.EventPattern(

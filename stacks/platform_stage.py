@@ -6,6 +6,7 @@ from aws_cdk import Environment, Stack, Stage, Tags
 from constructs import Construct
 
 from config.models import EnvironmentConfig
+from stacks.compute_stack import ComputeStack
 from stacks.database_stack import DatabaseStack
 from stacks.network_stack import NetworkStack
 
@@ -22,6 +23,13 @@ class PlatformStage(Stage):
         self.config = config
         self.network = NetworkStack(self, "Network", config=config)
         self.database = DatabaseStack(self, "Database", config=config, network=self.network.network)
+        self.compute = ComputeStack(
+            self,
+            "Compute",
+            config=config,
+            network=self.network.network,
+            database=self.database.database,
+        )
         for key, value in config.tags.as_dict().items():
             Tags.of(self).add(key, value)
 

@@ -12,7 +12,7 @@ from tests.conftest import NEW_STAGE, ROOT, SHIPPED_STAGES, Synth
 from tests.helpers import props
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
-STACKS = ("Network", "Database")
+STACKS = ("Network", "Database", "Compute")
 
 
 def test_one_stage_per_config_file_with_every_stack(synth: Synth) -> None:

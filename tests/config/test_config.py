@@ -650,9 +650,9 @@ CASES = [
     case(
         "migration-timeout-too-long",
         "prod.yaml",
-        put("migration.timeout_minutes", 180),
-        prefix="config/prod.yaml: migration.timeout_minutes: 180: ",
-        fragment="less than or equal to 120",
+        put("migration.timeout_minutes", 90),
+        prefix="config/prod.yaml: migration.timeout_minutes: 90: ",
+        fragment="less than or equal to 60",
     ),
 ]
 

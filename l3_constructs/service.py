@@ -1,0 +1,652 @@
+"""PlatformService: one container on ECS Fargate behind an internet-facing HTTPS load balancer,
+with its ECR repository, encrypted logs, auto scaling and alarm-guarded deployments.
+
+Knows nothing of environments: every choice arrives in `ServiceProps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, cast
+
+from aws_cdk import ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_s3 as s3
+from aws_cdk.aws_ecr_assets import Platform
+from constructs import Construct
+
+from l3_constructs.compliance import acknowledge
+from l3_constructs.retention import retention_days
+
+Architecture = Literal["X86_64", "ARM64"]
+
+CONTAINER_NAME = "app"
+
+_CPU_ARCHITECTURES: dict[Architecture, ecs.CpuArchitecture] = {
+    "X86_64": ecs.CpuArchitecture.X86_64,
+    "ARM64": ecs.CpuArchitecture.ARM64,
+}
+#: The platform a Docker asset is built for must match the tasks' architecture.
+_ASSET_PLATFORMS: dict[Architecture, Platform] = {
+    "X86_64": Platform.LINUX_AMD64,
+    "ARM64": Platform.LINUX_ARM64,
+}
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    kind: Literal["asset", "ecr"] = "asset"
+    #: asset: a directory with a Dockerfile (built and published by `cdk deploy`).
+    directory: str | None = None
+    #: ecr: an existing repository's name and the (immutable) tag to run.
+    repository_name: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceProps:
+    #: The load balancer's HTTPS name, e.g. "origin.example.com", in the zone below.
+    domain_name: str
+    hosted_zone_id: str
+    zone_name: str
+    image: ImageSource
+    cpu: int = 256
+    memory_mib: int = 512
+    architecture: Architecture = "ARM64"
+    container_port: int = 8080
+    #: The server command; None runs the image's default.
+    command: tuple[str, ...] | None = None
+    #: Plain environment variables (values may be CDK tokens); secrets go in `secrets`.
+    environment: Mapping[str, str] = field(default_factory=dict)
+    desired_count: int = 2
+    min_count: int = 2
+    max_count: int = 4
+    cpu_target_percent: int = 70
+    memory_target_percent: int = 70
+    scale_in_cooldown_seconds: int = 300
+    scale_out_cooldown_seconds: int = 60
+    min_healthy_percent: int = 100
+    max_healthy_percent: int = 200
+    deployment_strategy: Literal["rolling", "blue_green"] = "rolling"
+    #: blue_green: how long both revisions run after production traffic has moved.
+    bake_time_minutes: int = 5
+    health_check_path: str = "/api/health"
+    health_check_interval_seconds: int = 30
+    deregistration_delay_seconds: int = 60
+    alb_deletion_protection: bool = True
+    access_log_retention_days: int = 90
+    log_retention_days: int = 30
+    enable_execute_command: bool = False
+    ecr_keep_images: int = 30
+    #: Target 5xx responses per 5 minutes above which a deployment rolls back.
+    alarm_5xx_threshold: int = 10
+    #: True when tasks run in public subnets (no NAT) and need a public IP to reach AWS APIs.
+    assign_public_ip: bool = False
+
+
+class PlatformService(Construct):
+    """A Fargate service reachable at `url` (https://domain_name) through its own ALB.
+
+    Exposes `key`, `repository`, `cluster`, `log_group`, `image`, `image_id`, `task_definition`,
+    `container`, `service`, `security_group`, `load_balancer` (with its
+    `load_balancer_security_group` and `access_log_bucket`), `https_listener`, `target_group`
+    (for blue/green also `alternate_target_group` and `production_rule`), `certificate`,
+    `deployment_alarms` and `url`.
+
+    The service's security group allows outbound HTTPS only; admitting it to a database
+    through the database's `allow_connections_from` adds the matching egress rule.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        props: ServiceProps,
+        vpc: ec2.IVpc,
+        load_balancer_subnets: ec2.SubnetSelection,
+        task_subnets: ec2.SubnetSelection,
+        secrets: Mapping[str, ecs.Secret],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        _validate(props)
+        self.url = f"https://{props.domain_name}"
+        self.key = self._key()
+        self.repository = ecr.Repository(
+            self,
+            "Repository",
+            image_scan_on_push=True,
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+            encryption=ecr.RepositoryEncryption.KMS,
+            encryption_key=self.key,
+            lifecycle_rules=[
+                ecr.LifecycleRule(
+                    description=f"Keep the last {props.ecr_keep_images} images",
+                    max_image_count=props.ecr_keep_images,
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            encryption_key=self.key,
+            retention=retention_days(props.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=vpc,
+            container_insights_v2=ecs.ContainerInsights.ENHANCED,
+            # ECS Exec sessions are encrypted with the key and logged next to the app's logs.
+            execute_command_configuration=ecs.ExecuteCommandConfiguration(
+                kms_key=self.key,
+                logging=ecs.ExecuteCommandLogging.OVERRIDE,
+                log_configuration=ecs.ExecuteCommandLogConfiguration(
+                    cloud_watch_log_group=self.log_group, cloud_watch_encryption_enabled=True
+                ),
+            )
+            if props.enable_execute_command
+            else None,
+        )
+        self.image, self.image_id = _image(self, props)
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "TaskDefinition",
+            cpu=props.cpu,
+            memory_limit_mib=props.memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=_CPU_ARCHITECTURES[props.architecture],
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        # Adding the secrets lets the execution role read exactly these secrets (and decrypt
+        # them); the image lets it pull exactly this image.
+        self.container = self.task_definition.add_container(
+            CONTAINER_NAME,
+            image=self.image,
+            command=list(props.command) if props.command else None,
+            port_mappings=[ecs.PortMapping(container_port=props.container_port)],
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
+            environment=dict(props.environment),
+            secrets=dict(secrets),
+        )
+
+        self._add_load_balancer(props, vpc, load_balancer_subnets)
+        self.deployment_alarms = self._add_deployment_alarms(props)
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="Service tasks: the app port from the load balancer, HTTPS out",
+            allow_all_outbound=False,
+        )
+        # ECR, S3 (image layers), CloudWatch Logs, Secrets Manager, KMS and SSM (ECS Exec)
+        # are all HTTPS, through NAT, public IPs or VPC endpoints. DNS to the VPC resolver
+        # and the task metadata endpoint are not filtered by security groups.
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs"
+        )
+        blue_green = props.deployment_strategy == "blue_green"
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=self.cluster,
+            task_definition=self.task_definition,
+            desired_count=props.desired_count,
+            vpc_subnets=task_subnets,
+            assign_public_ip=props.assign_public_ip,
+            security_groups=[self.security_group],
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            min_healthy_percent=props.min_healthy_percent,
+            max_healthy_percent=props.max_healthy_percent,
+            enable_execute_command=props.enable_execute_command,
+            deployment_alarms=ecs.DeploymentAlarmConfig(
+                alarm_names=[alarm.alarm_name for alarm in self.deployment_alarms],
+                behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+            ),
+            deployment_strategy=(
+                ecs.DeploymentStrategy.BLUE_GREEN if blue_green else ecs.DeploymentStrategy.ROLLING
+            ),
+            bake_time=Duration.minutes(props.bake_time_minutes) if blue_green else None,
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+        )
+        self._attach_service(props)
+
+        scaling = self.service.auto_scale_task_count(
+            min_capacity=props.min_count, max_capacity=props.max_count
+        )
+        scale_in = Duration.seconds(props.scale_in_cooldown_seconds)
+        scale_out = Duration.seconds(props.scale_out_cooldown_seconds)
+        scaling.scale_on_cpu_utilization(
+            "CpuScaling",
+            target_utilization_percent=props.cpu_target_percent,
+            scale_in_cooldown=scale_in,
+            scale_out_cooldown=scale_out,
+        )
+        scaling.scale_on_memory_utilization(
+            "MemoryScaling",
+            target_utilization_percent=props.memory_target_percent,
+            scale_in_cooldown=scale_in,
+            scale_out_cooldown=scale_out,
+        )
+        self._acknowledge_findings(props)
+
+    def _key(self) -> kms.Key:
+        stack = Stack.of(self)
+        key = kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts the service logs and image repository of {stack.stack_name}",
+            enable_key_rotation=True,
+            # The retained repository and log group stay readable only while the key exists.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsForServiceLogGroup",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        return key
+
+    def _add_load_balancer(
+        self, props: ServiceProps, vpc: ec2.IVpc, subnets: ec2.SubnetSelection
+    ) -> None:
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogBucket",
+            # ALB access logs can only be delivered to SSE-S3 buckets.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(props.access_log_retention_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.load_balancer_security_group = ec2.SecurityGroup(
+            self,
+            "LoadBalancerSecurityGroup",
+            vpc=vpc,
+            description="Internet-facing load balancer: HTTP and HTTPS from anywhere",
+            # Egress is added per target: the service's port, to the service's group.
+            allow_all_outbound=False,
+        )
+        for port, description in ((443, "HTTPS"), (80, "HTTP, redirected to HTTPS")):
+            self.load_balancer_security_group.add_ingress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(port), description
+            )
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            vpc_subnets=subnets,
+            internet_facing=True,
+            security_group=self.load_balancer_security_group,
+            drop_invalid_header_fields=True,
+            deletion_protection=props.alb_deletion_protection,
+        )
+        self.load_balancer.log_access_logs(self.access_log_bucket)
+
+        zone = route53.HostedZone.from_hosted_zone_attributes(
+            self, "HostedZone", hosted_zone_id=props.hosted_zone_id, zone_name=props.zone_name
+        )
+        self.certificate = acm.Certificate(
+            self,
+            "Certificate",
+            domain_name=props.domain_name,
+            validation=acm.CertificateValidation.from_dns(zone),
+        )
+        route53.ARecord(
+            self,
+            "AliasRecord",
+            zone=zone,
+            record_name=props.domain_name,
+            target=route53.RecordTarget.from_alias(
+                route53_targets.LoadBalancerTarget(self.load_balancer)
+            ),
+        )
+
+        self.target_group = self._target_group("TargetGroup", props, vpc)
+        self.alternate_target_group: elbv2.ApplicationTargetGroup | None = None
+        self.production_rule: elbv2.ApplicationListenerRule | None = None
+        blue_green = props.deployment_strategy == "blue_green"
+        self.https_listener = elbv2.ApplicationListener(
+            self,
+            "HttpsListener",
+            load_balancer=self.load_balancer,
+            port=443,
+            protocol=elbv2.ApplicationProtocol.HTTPS,
+            certificates=[elbv2.ListenerCertificate.from_certificate_manager(self.certificate)],
+            ssl_policy=elbv2.SslPolicy.TLS13_12_PQ,
+            open=False,
+            # Blue/green: all traffic goes through the production rule below; nothing
+            # reaches the default action.
+            default_action=elbv2.ListenerAction.fixed_response(404)
+            if blue_green
+            else elbv2.ListenerAction.forward([self.target_group]),
+        )
+        if blue_green:
+            self.alternate_target_group = self._target_group("AlternateTargetGroup", props, vpc)
+            # ECS shifts production traffic by rewriting this rule's weights, so it must
+            # name both target groups: the primary at 100, the alternate at 0.
+            self.production_rule = elbv2.ApplicationListenerRule(
+                self,
+                "TrafficRule",
+                listener=self.https_listener,
+                priority=1,
+                conditions=[elbv2.ListenerCondition.path_patterns(["/*"])],
+                action=elbv2.ListenerAction.weighted_forward(
+                    [
+                        elbv2.WeightedTargetGroup(target_group=self.target_group, weight=100),
+                        elbv2.WeightedTargetGroup(
+                            target_group=self.alternate_target_group, weight=0
+                        ),
+                    ]
+                ),
+            )
+        elbv2.ApplicationListener(
+            self,
+            "HttpListener",
+            load_balancer=self.load_balancer,
+            port=80,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            open=False,
+            default_action=elbv2.ListenerAction.redirect(
+                protocol="HTTPS", port="443", permanent=True
+            ),
+        )
+
+    def _target_group(
+        self, construct_id: str, props: ServiceProps, vpc: ec2.IVpc
+    ) -> elbv2.ApplicationTargetGroup:
+        interval = props.health_check_interval_seconds
+        return elbv2.ApplicationTargetGroup(
+            self,
+            construct_id,
+            vpc=vpc,
+            port=props.container_port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            deregistration_delay=Duration.seconds(props.deregistration_delay_seconds),
+            health_check=elbv2.HealthCheck(
+                path=props.health_check_path,
+                interval=Duration.seconds(interval),
+                # The timeout must be shorter than the interval.
+                timeout=Duration.seconds(min(5, interval - 1)),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+                healthy_http_codes="200",
+            ),
+        )
+
+    def _serving_target_groups(self) -> list[elbv2.ApplicationTargetGroup]:
+        """The target groups production traffic can be on (blue/green alternates them)."""
+        if self.alternate_target_group is None:
+            return [self.target_group]
+        return [self.target_group, self.alternate_target_group]
+
+    def _add_deployment_alarms(self, props: ServiceProps) -> list[cloudwatch.Alarm]:
+        groups = self._serving_target_groups()
+        errors = _sum(
+            [
+                group.metrics.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT,
+                    period=Duration.minutes(5),
+                    statistic="Sum",
+                )
+                for group in groups
+            ],
+            "Target 5xx responses",
+        )
+        unhealthy = _sum(
+            [
+                group.metrics.unhealthy_host_count(period=Duration.minutes(1), statistic="Maximum")
+                for group in groups
+            ],
+            "Unhealthy targets",
+        )
+        return [
+            cloudwatch.Alarm(
+                self,
+                "Alarm5xx",
+                alarm_description=f"More than {props.alarm_5xx_threshold} target 5xx responses "
+                f"in 5 minutes behind {props.domain_name}; rolls back a running deployment",
+                metric=errors,
+                threshold=props.alarm_5xx_threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "AlarmUnhealthy",
+                alarm_description=f"Unhealthy targets behind {props.domain_name} for 2 minutes; "
+                "rolls back a running deployment",
+                metric=unhealthy,
+                threshold=0,
+                evaluation_periods=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+
+    def _attach_service(self, props: ServiceProps) -> None:
+        if self.alternate_target_group is None or self.production_rule is None:
+            self.service.attach_to_application_target_group(self.target_group)
+            return
+        # ECS-native blue/green: ECS registers the new revision's tasks in the alternate
+        # target group, moves the production rule's weights to it, bakes, then retires the
+        # old revision; the two groups swap roles on every deployment.
+        self.blue_green_role = iam.Role(
+            self,
+            "BlueGreenRole",
+            assumed_by=iam.ServicePrincipal("ecs.amazonaws.com"),
+            description="Lets ECS shift the listener rule between the service's target groups",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "AmazonECSInfrastructureRolePolicyForLoadBalancers"
+                )
+            ],
+        )
+        target = self.service.load_balancer_target(
+            container_name=CONTAINER_NAME,
+            container_port=props.container_port,
+            alternate_target=ecs.AlternateTarget(
+                "AlternateTarget",
+                alternate_target_group=self.alternate_target_group,
+                production_listener=ecs.ListenerRuleConfiguration.application_listener_rule(
+                    self.production_rule
+                ),
+                role=self.blue_green_role,
+            ),
+        )
+        target.attach_to_application_target_group(self.target_group)
+
+    def _acknowledge_findings(self, props: ServiceProps) -> None:
+        if props.environment:
+            acknowledge(
+                self.task_definition,
+                "AwsSolutions-ECS2",
+                "These environment variables carry plain, non-secret settings (ServiceProps."
+                "environment); every credential reaches the container as an ECS secret.",
+            )
+        execution_role = self.task_definition.obtain_execution_role()
+        acknowledge(
+            execution_role,
+            ("AwsSolutions-IAM5[Resource::*]", "NIST.800.53.R5-IAMNoInlinePolicy"),
+            "CDK's grants to the task execution role: pull this one image (ecr:"
+            "GetAuthorizationToken has no resource-level form), write this log group and read "
+            "these secrets; the role serves this task definition alone.",
+        )
+        if props.enable_execute_command:
+            acknowledge(
+                self.task_definition.task_role,
+                (
+                    "AwsSolutions-IAM5[Resource::*]",
+                    _log_streams_finding(self.log_group),
+                    "NIST.800.53.R5-IAMNoInlinePolicy",
+                ),
+                "CDK's ECS Exec grants: ssmmessages channels and logs:DescribeLogGroups have no "
+                "resource-level form; session logs go to any stream of this one log group.",
+            )
+        if self.alternate_target_group is not None:
+            acknowledge(
+                self.blue_green_role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                "AmazonECSInfrastructureRolePolicyForLoadBalancers]",
+                "AmazonECSInfrastructureRolePolicyForLoadBalancers is the AWS-maintained policy "
+                "ECS documents for blue/green traffic shifting on load balancer listener rules.",
+            )
+        bucket = self.access_log_bucket
+        acknowledge(
+            bucket,
+            ("AwsSolutions-S1", "NIST.800.53.R5-S3BucketLoggingEnabled"),
+            "This bucket only receives the load balancer's access logs, which are themselves "
+            "access logs; logging access to it would need a further log bucket with the same gap.",
+        )
+        acknowledge(
+            bucket,
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            "Elastic Load Balancing delivers access logs only to buckets encrypted with SSE-S3 "
+            "(S3-managed keys); a KMS default key would make every log delivery fail.",
+        )
+        acknowledge(
+            bucket,
+            "NIST.800.53.R5-S3BucketReplicationEnabled",
+            "Access logs describe this region's load balancer and expire after the configured "
+            "retention; a cross-region replica adds cost without aiding recovery.",
+        )
+        acknowledge(
+            self.load_balancer_security_group,
+            "AwsSolutions-EC23",
+            "An internet-facing load balancer must accept HTTP and HTTPS from any address; the "
+            "edge layer is to narrow this to CloudFront's origin-facing prefix list.",
+        )
+        if not props.alb_deletion_protection:
+            acknowledge(
+                self.load_balancer,
+                "NIST.800.53.R5-ELBDeletionProtectionEnabled",
+                "Deletion protection is a per-deployment setting (ServiceProps."
+                "alb_deletion_protection); this one turns it off so the stack can be deleted.",
+            )
+        acknowledge(
+            self.load_balancer,
+            "NIST.800.53.R5-ALBWAFEnabled",
+            "The web ACL belongs to the edge layer (CloudFront in front of this origin); a "
+            "second regional WAF here would duplicate its rules for the same requests.",
+        )
+        acknowledge(
+            self.node.find_child("HttpListener"),
+            "NIST.800.53.R5-ELBv2ACMCertificateRequired",
+            "The plain HTTP listener serves nothing: its only action is a permanent redirect "
+            "to the HTTPS listener, which uses the ACM certificate.",
+        )
+        for alarm in self.deployment_alarms:
+            acknowledge(
+                alarm,
+                "NIST.800.53.R5-CloudWatchAlarmAction",
+                "A deployment alarm: ECS watches it during each deployment and rolls back when "
+                "it fires (DeploymentConfiguration.Alarms), so it needs no alarm action.",
+            )
+
+
+def _validate(props: ServiceProps) -> None:
+    image = props.image
+    if image.kind == "asset" and not image.directory:
+        raise ValueError("an asset image needs `directory` (a folder with a Dockerfile)")
+    if image.kind == "ecr" and not (image.repository_name and image.tag):
+        raise ValueError("an ECR image needs `repository_name` and `tag`")
+    if not props.min_count <= props.desired_count <= props.max_count:
+        raise ValueError("desired_count must lie between min_count and max_count")
+    if props.health_check_interval_seconds < 5:
+        raise ValueError("health_check_interval_seconds must be at least 5")
+
+
+def _image(scope: Construct, props: ServiceProps) -> tuple[ecs.ContainerImage, str]:
+    """The container image and a string that changes exactly when the image does (the
+    asset's content hash, or `repository:tag`): a migration keyed on it re-runs only for a
+    new image."""
+    image = props.image
+    if image.kind == "asset" and image.directory:
+        asset = ecr_assets.DockerImageAsset(
+            scope,
+            "ImageAsset",
+            directory=image.directory,
+            platform=_ASSET_PLATFORMS[props.architecture],
+        )
+        return ecs.ContainerImage.from_docker_image_asset(asset), asset.asset_hash
+    if image.repository_name and image.tag:
+        repository = ecr.Repository.from_repository_name(
+            scope, "ImageRepository", image.repository_name
+        )
+        image_id = f"{image.repository_name}:{image.tag}"
+        return ecs.ContainerImage.from_ecr_repository(repository, image.tag), image_id
+    raise ValueError(f"incomplete image source {image!r}")
+
+
+def _log_streams_finding(log_group: logs.LogGroup) -> str:
+    """The AwsSolutions-IAM5 finding id, as cdk-nag renders it, of a grant on every stream of
+    `log_group` (`arn:...:log-group:<LogicalId>:*`)."""
+    stack = Stack.of(log_group)
+
+    def rendered(value: str, pseudo: str) -> str:
+        return f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
+
+    logical_id = stack.get_logical_id(cast("CfnElement", log_group.node.default_child))
+    arn = (
+        f"arn:{rendered(stack.partition, 'Partition')}:logs:{rendered(stack.region, 'Region')}"
+        f":{rendered(stack.account, 'AccountId')}:log-group:<{logical_id}>:*"
+    )
+    return f"AwsSolutions-IAM5[Resource::{arn}]"
+
+
+def _sum(metrics: list[cloudwatch.Metric], label: str) -> cloudwatch.IMetric:
+    """One metric as it is; several as their sum, a missing data point counting as 0."""
+    if len(metrics) == 1:
+        return metrics[0]
+    return cloudwatch.MathExpression(
+        expression=" + ".join(f"FILL(m{i}, 0)" for i in range(len(metrics))),
+        using_metrics={f"m{i}": metric for i, metric in enumerate(metrics)},
+        label=label,
+        period=metrics[0].period,
+    )

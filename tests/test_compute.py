@@ -1,0 +1,402 @@
+"""Fine-grained checks of the Compute stack per environment: service, load balancer,
+scaling, deployments, the migration that runs before them, and the database wiring."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from scripts import migrate
+from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
+from tests.helpers import props, ref_id, resources
+
+STAGES = (*SHIPPED_STAGES, NEW_STAGE)
+
+
+def _t(synth: Synth, stage: str) -> dict[str, Any]:
+    return synth.template(stage, "Compute")
+
+
+def _one(template: dict[str, Any], type_name: str) -> tuple[str, dict[str, Any]]:
+    ((logical_id, resource),) = resources(template, type_name).items()
+    return logical_id, resource
+
+
+def _task_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Container name -> task definition properties."""
+    found = {}
+    for task in resources(template, "AWS::ECS::TaskDefinition").values():
+        (container,) = props(task)["ContainerDefinitions"]
+        found[container["Name"]] = props(task)
+    return found
+
+
+def _output_ref(value: Any) -> str:
+    """The output name a `Fn::GetStackOutput` reads (cross-stack references)."""
+    return str(value["Fn::GetStackOutput"]["OutputName"])
+
+
+def _statements(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    statements = []
+    for policy in [
+        *resources(template, "AWS::IAM::Policy").values(),
+        *resources(template, "AWS::IAM::ManagedPolicy").values(),
+    ]:
+        p = props(policy)
+        if {"Ref": role_id} in p.get("Roles", []):
+            statements.extend(p["PolicyDocument"]["Statement"])
+    return statements
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_cluster_has_container_insights(synth: Synth, stage: str) -> None:
+    _, cluster = _one(_t(synth, stage), "AWS::ECS::Cluster")
+    assert {"Name": "containerInsights", "Value": "enhanced"} in props(cluster)["ClusterSettings"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_task_size_architecture_and_app_container(synth: Synth, stage: str) -> None:
+    c = synth.configs[stage].compute
+    template = _t(synth, stage)
+    task = _task_definitions(template)["app"]
+    assert (task["Cpu"], task["Memory"]) == (str(c.cpu), str(c.memory_mib))
+    assert task["RuntimePlatform"]["CpuArchitecture"] == c.architecture
+    assert task["RequiresCompatibilities"] == ["FARGATE"]
+    (container,) = task["ContainerDefinitions"]
+    assert container["PortMappings"] == [{"ContainerPort": c.container_port, "Protocol": "tcp"}]
+    # The app container runs the server, never the migration.
+    assert "migrate" not in json.dumps(container.get("Command", []))
+    log_group_id = ref_id(container["LogConfiguration"]["Options"]["awslogs-group"])
+    log_group = template["Resources"][log_group_id]
+    assert props(log_group)["RetentionInDays"] == c.log_retention_days
+    assert "KmsKeyId" in props(log_group)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("container_name", ["app", "migration"])
+def test_database_credentials_are_ecs_secrets_never_plain_values(
+    synth: Synth, stage: str, container_name: str
+) -> None:
+    (container,) = _task_definitions(_t(synth, stage))[container_name]["ContainerDefinitions"]
+    secrets = {s["Name"]: s["ValueFrom"]["Fn::Join"][1] for s in container["Secrets"]}
+    assert set(secrets) == {"DB_USERNAME", "DB_PASSWORD"}
+    for name, field in (("DB_USERNAME", ":username::"), ("DB_PASSWORD", ":password::")):
+        secret_ref, suffix = secrets[name]
+        assert "DatabaseInstanceSecret" in _output_ref(secret_ref)
+        assert suffix == field
+    plain = {e["Name"] for e in container["Environment"]}
+    assert plain >= {"DB_HOST", "DB_PORT", "DB_NAME"}
+    assert not {n for n in plain if "PASSWORD" in n or "SECRET" in n}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_execution_role_reads_only_the_database_secret(synth: Synth, stage: str) -> None:
+    template = _t(synth, stage)
+    task = _task_definitions(template)["app"]
+    statements = _statements(template, ref_id(task["ExecutionRoleArn"]))
+    secret_reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+    assert secret_reads
+    for statement in secret_reads:
+        assert "DatabaseInstanceSecret" in _output_ref(statement["Resource"])
+    decrypts = [s for s in statements if "kms:Decrypt" in s["Action"]]
+    assert decrypts
+    for statement in decrypts:
+        assert "DatabaseKey" in _output_ref(statement["Resource"])
+        assert statement["Condition"]["StringEquals"]["kms:ViaService"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_service_capacity_subnets_and_exec(synth: Synth, stage: str) -> None:
+    c = synth.configs[stage].compute
+    _, service = _one(_t(synth, stage), "AWS::ECS::Service")
+    p = props(service)
+    assert p["DesiredCount"] == c.capacity.desired
+    assert p["LaunchType"] == "FARGATE"
+    assert p["EnableExecuteCommand"] is c.enable_execute_command
+    network = p["NetworkConfiguration"]["AwsvpcConfiguration"]
+    public = c.subnets == "public"
+    assert network["AssignPublicIp"] == ("ENABLED" if public else "DISABLED")
+    group = "Public" if public else "Private"
+    subnets = [_output_ref(s) for s in network["Subnets"]]
+    assert len(subnets) == len(synth.configs[stage].network.availability_zones)
+    assert all(f"Vpc{group}Subnet" in s for s in subnets)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_deployment_rolls_back_on_failure_and_on_alarm(synth: Synth, stage: str) -> None:
+    d = synth.configs[stage].compute.deployment
+    template = _t(synth, stage)
+    _, service = _one(template, "AWS::ECS::Service")
+    config = props(service)["DeploymentConfiguration"]
+    assert config["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    assert config["MinimumHealthyPercent"] == d.min_healthy_percent
+    assert config["MaximumPercent"] == d.max_percent
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    assert config["Alarms"]["Enable"] is True
+    assert config["Alarms"]["Rollback"] is True
+    assert {ref_id(a) for a in config["Alarms"]["AlarmNames"]} == set(alarms)
+    metrics = json.dumps(list(alarms.values()))
+    assert "HTTPCode_Target_5XX_Count" in metrics
+    assert "UnHealthyHostCount" in metrics
+    five_xx = [a for a in alarms.values() if "5XX" in json.dumps(a)]
+    assert [props(a)["Threshold"] for a in five_xx] == [d.alarm_5xx_threshold]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_deployment_strategy_from_config(synth: Synth, stage: str) -> None:
+    d = synth.configs[stage].compute.deployment
+    template = _t(synth, stage)
+    _, service = _one(template, "AWS::ECS::Service")
+    config = props(service)["DeploymentConfiguration"]
+    target_groups = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    if d.strategy == "blue_green":
+        assert config["Strategy"] == "BLUE_GREEN"
+        assert config["BakeTimeInMinutes"] == d.bake_time_minutes
+        (balancer,) = props(service)["LoadBalancers"]
+        alternate = ref_id(balancer["AdvancedConfiguration"]["AlternateTargetGroupArn"])
+        assert alternate in target_groups
+        assert len(target_groups) == 2
+    else:
+        assert config.get("Strategy", "ROLLING") == "ROLLING"
+        assert len(target_groups) == 1
+
+
+def test_shipped_strategies_cover_rolling_and_blue_green(synth: Synth) -> None:
+    strategies = {s: synth.configs[s].compute.deployment.strategy for s in SHIPPED_STAGES}
+    assert strategies == {"Test": "rolling", "Stage": "rolling", "Prod": "blue_green"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_service_updates_only_after_the_migration(synth: Synth, stage: str) -> None:
+    template = _t(synth, stage)
+    migration_id, _ = _one(template, "Custom::DatabaseMigration")
+    _, service = _one(template, "AWS::ECS::Service")
+    assert migration_id in service["DependsOn"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_migration_task_and_custom_resource(synth: Synth, stage: str) -> None:
+    config = synth.configs[stage]
+    template = _t(synth, stage)
+    tasks = _task_definitions(template)
+    (app,) = tasks["app"]["ContainerDefinitions"]
+    (migration,) = tasks["migration"]["ContainerDefinitions"]
+    assert migration["Image"] == app["Image"]
+    assert migration["Command"] == list(config.migration.command)
+    assert migration["Secrets"] == app["Secrets"]
+
+    _, resource = _one(template, "Custom::DatabaseMigration")
+    p = props(resource)
+    task_ids = {
+        props(t)["ContainerDefinitions"][0]["Name"]: k
+        for k, t in resources(template, "AWS::ECS::TaskDefinition").items()
+    }
+    # The revision ARN: a rollback re-runs the previous revision, not the failing one.
+    assert p["TaskDefinition"] == {"Ref": task_ids["migration"]}
+    assert p["ContainerName"] == "migration"
+    assert p["Command"] == list(config.migration.command)
+    assert p["AssignPublicIp"] == ("true" if config.compute.subnets == "public" else "false")
+    # Keyed on the image: a new image (or command) re-runs the migration.
+    assert json.dumps(app["Image"]).endswith(f'{p["ImageId"]}"}}')
+    assert int(p["ServiceTimeout"]) >= config.migration.timeout_minutes * 60
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_migration_runner_may_run_only_this_task(synth: Synth, stage: str) -> None:
+    template = _t(synth, stage)
+    statements = [
+        s
+        for policy in resources(template, "AWS::IAM::ManagedPolicy").values()
+        for s in props(policy)["PolicyDocument"]["Statement"]
+    ]
+    (run,) = [s for s in statements if s["Action"] == "ecs:RunTask"]
+    assert "task-definition/" in json.dumps(run["Resource"])
+    assert "ArnEquals" in run["Condition"]
+    (pass_role,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+    assert all(s["Resource"] != "*" for s in statements)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_outputs_the_migration_cli_reads(synth: Synth, stage: str) -> None:
+    outputs = set(_t(synth, stage)["Outputs"])
+    assert set(migrate.OUTPUT_KEYS) <= outputs
+    assert "ServiceUrl" in outputs
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_scaling_on_cpu_and_memory(synth: Synth, stage: str) -> None:
+    c = synth.configs[stage].compute
+    template = _t(synth, stage)
+    _, target = _one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert (props(target)["MinCapacity"], props(target)["MaxCapacity"]) == (
+        c.capacity.min,
+        c.capacity.max,
+    )
+    policies = {
+        props(p)["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
+            "PredefinedMetricType"
+        ]: props(p)["TargetTrackingScalingPolicyConfiguration"]
+        for p in resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    }
+    assert set(policies) == {
+        "ECSServiceAverageCPUUtilization",
+        "ECSServiceAverageMemoryUtilization",
+    }
+    s = c.scaling
+    for metric, target_value in (
+        ("ECSServiceAverageCPUUtilization", s.cpu_target_percent),
+        ("ECSServiceAverageMemoryUtilization", s.memory_target_percent),
+    ):
+        assert policies[metric]["TargetValue"] == target_value
+        assert policies[metric]["ScaleInCooldown"] == s.scale_in_cooldown_seconds
+        assert policies[metric]["ScaleOutCooldown"] == s.scale_out_cooldown_seconds
+
+
+def test_shipped_scaling_and_draining(synth: Synth) -> None:
+    compute = {s: synth.configs[s].compute for s in SHIPPED_STAGES}
+    assert compute["Stage"].scaling.cpu_target_percent == 70
+    assert compute["Prod"].scaling.cpu_target_percent == 60
+    assert compute["Test"].deregistration_delay_seconds == 30
+    assert compute["Prod"].deregistration_delay_seconds == 60
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_load_balancer(synth: Synth, stage: str) -> None:
+    c = synth.configs[stage].compute
+    template = _t(synth, stage)
+    _, balancer = _one(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    p = props(balancer)
+    assert p["Scheme"] == "internet-facing"
+    assert all("VpcPublicSubnet" in _output_ref(s) for s in p["Subnets"])
+    attributes = {a["Key"]: a["Value"] for a in p["LoadBalancerAttributes"]}
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert (
+        attributes["deletion_protection.enabled"]
+        == str(c.load_balancer_deletion_protection).lower()
+    )
+    assert attributes["access_logs.s3.enabled"] == "true"
+    _, bucket = _one(template, "AWS::S3::Bucket")
+    assert ref_id(attributes["access_logs.s3.bucket"]) == _one(template, "AWS::S3::Bucket")[0]
+    (rule,) = props(bucket)["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == c.access_log_retention_days
+    assert props(bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_https_listener_and_http_redirect(synth: Synth, stage: str) -> None:
+    template = _t(synth, stage)
+    listeners = {
+        props(r)["Port"]: props(r)
+        for r in resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
+    }
+    assert set(listeners) == {80, 443}
+    https = listeners[443]
+    assert https["Protocol"] == "HTTPS"
+    assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2")
+    (certificate,) = https["Certificates"]
+    assert (
+        ref_id(certificate["CertificateArn"])
+        == _one(template, "AWS::CertificateManager::Certificate")[0]
+    )
+    assert listeners[80]["Protocol"] == "HTTP"
+    assert listeners[80]["DefaultActions"] == [
+        {
+            "RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"},
+            "Type": "redirect",
+        }
+    ]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_target_group_health_check_and_draining(synth: Synth, stage: str) -> None:
+    c = synth.configs[stage].compute
+    for group in resources(_t(synth, stage), "AWS::ElasticLoadBalancingV2::TargetGroup").values():
+        p = props(group)
+        assert p["HealthCheckPath"] == c.health_check.path
+        assert p["HealthCheckIntervalSeconds"] == c.health_check.interval_seconds
+        assert p["TargetType"] == "ip"
+        attributes = {a["Key"]: a["Value"] for a in p["TargetGroupAttributes"]}
+        assert attributes["deregistration_delay.timeout_seconds"] == str(
+            c.deregistration_delay_seconds
+        )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_certificate_and_alias_record_in_the_named_zone(synth: Synth, stage: str) -> None:
+    config = synth.configs[stage]
+    template = _t(synth, stage)
+    _, certificate = _one(template, "AWS::CertificateManager::Certificate")
+    p = props(certificate)
+    assert p["DomainName"] == config.compute.domain_name
+    assert p["ValidationMethod"] == "DNS"
+    assert p["DomainValidationOptions"] == [
+        {"DomainName": config.compute.domain_name, "HostedZoneId": config.dns.hosted_zone_id}
+    ]
+    _, record = _one(template, "AWS::Route53::RecordSet")
+    assert props(record)["Type"] == "A"
+    assert props(record)["Name"] == f"{config.compute.domain_name}."
+    assert props(record)["HostedZoneId"] == config.dns.hosted_zone_id
+    assert "AliasTarget" in props(record)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_ecr_repository(synth: Synth, stage: str) -> None:
+    c = synth.configs[stage].compute
+    _, repository = _one(_t(synth, stage), "AWS::ECR::Repository")
+    p = props(repository)
+    assert p["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert p["ImageTagMutability"] == "IMMUTABLE"
+    assert p["EncryptionConfiguration"]["EncryptionType"] == "KMS"
+    policy = json.loads(p["LifecyclePolicy"]["LifecyclePolicyText"])
+    (rule,) = policy["rules"]
+    assert rule["selection"]["countType"] == "imageCountMoreThan"
+    assert rule["selection"]["countNumber"] == c.ecr_keep_images
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_database_admits_only_the_service_and_the_migration(synth: Synth, stage: str) -> None:
+    template = _t(synth, stage)
+    port = synth.configs[stage].database.port or 5432
+    service_sg = ref_id(
+        props(_one(template, "AWS::ECS::Service")[1])["NetworkConfiguration"][
+            "AwsvpcConfiguration"
+        ]["SecurityGroups"][0]
+    )
+    migration_sg = ref_id(
+        props(_one(template, "Custom::DatabaseMigration")[1])["SecurityGroups"][0]
+    )
+    to_database = [
+        props(r)
+        for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+        if "DatabaseSecurityGroup" in json.dumps(props(r)["GroupId"])
+    ]
+    assert {ref_id(r["SourceSecurityGroupId"]) for r in to_database} == {service_sg, migration_sg}
+    assert all((r["FromPort"], r["ToPort"]) == (port, port) for r in to_database)
+    database = synth.template(stage, "Database")
+    for group in resources(database, "AWS::EC2::SecurityGroup").values():
+        assert not any("CidrIp" in rule for rule in props(group).get("SecurityGroupIngress", []))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_password_rotation_forces_a_new_deployment(synth: Synth, stage: str) -> None:
+    template = _t(synth, stage)
+    _, rule = _one(template, "AWS::Events::Rule")
+    pattern = props(rule)["EventPattern"]
+    assert pattern["source"] == ["aws.secretsmanager"]
+    assert pattern["detail"]["eventName"] == ["RotationSucceeded"]
+    (secret,) = pattern["detail"]["additionalEventData"]["SecretId"]
+    assert "DatabaseInstanceSecret" in _output_ref(secret)
+    (target,) = props(rule)["Targets"]
+    call = json.dumps(target["Input"])
+    assert '\\"action\\":\\"updateService\\"' in call
+    assert '\\"forceNewDeployment\\":true' in call
+    service_id, _ = _one(template, "AWS::ECS::Service")
+    function_id = ref_id(target["Arn"])
+    role_id = ref_id(template["Resources"][function_id]["Properties"]["Role"])
+    update = [s for s in _statements(template, role_id) if s["Action"] == "ecs:UpdateService"]
+    assert [ref_id(s["Resource"]) for s in update] == [service_id]

@@ -550,10 +550,10 @@ class Migration(_Model):
         min_length=1,
         description="Command of the `migration` container (same image as the service).",
     )
-    timeout_minutes: Annotated[StrictInt, Field(ge=1, le=60)] = Field(
+    timeout_minutes: Annotated[StrictInt, Field(ge=1, le=55)] = Field(
         15,
-        description="A migration still running after this fails the deployment "
-        "(CloudFormation waits at most an hour for a custom resource).",
+        description="A migration still running after this is stopped and fails the "
+        "deployment (CloudFormation waits at most an hour for a custom resource).",
     )
 
 

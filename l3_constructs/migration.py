@@ -47,9 +47,10 @@ RUNNER_CODE = Path(__file__).resolve().parent / "migration_runner"
 
 CONTAINER_NAME = "migration"
 
-#: CloudFormation waits at most one hour for a custom resource (ServiceTimeout 1..3600 s),
-#: so a longer provider timeout could never be reached.
-MAX_TIMEOUT_MINUTES = 60
+#: CloudFormation waits at most one hour for a custom resource (ServiceTimeout 1..3600 s);
+#: 55 minutes leaves it the margin below to hear the handler's own timeout first.
+_CLOUDFORMATION_MAX_WAIT_SECONDS = 3600
+MAX_TIMEOUT_MINUTES = 55
 
 #: How long CloudFormation waits beyond the provider's own timeout, so the provider's
 #: "Operation timed out" (rather than CloudFormation's) is what the deployment reports.
@@ -234,7 +235,10 @@ class PlatformMigration(Construct):
             service_token=self.provider.service_token,
             resource_type="Custom::DatabaseMigration",
             service_timeout=Duration.seconds(
-                min(total_seconds + _SERVICE_TIMEOUT_MARGIN_SECONDS, MAX_TIMEOUT_MINUTES * 60)
+                min(
+                    total_seconds + _SERVICE_TIMEOUT_MARGIN_SECONDS,
+                    _CLOUDFORMATION_MAX_WAIT_SECONDS,
+                )
             ),
             properties={
                 "Cluster": cluster.cluster_name,
@@ -248,6 +252,8 @@ class PlatformMigration(Construct):
                 "ContainerName": CONTAINER_NAME,
                 "Command": list(props.command),
                 "ImageId": image_id,
+                # The handler stops the task and fails the resource at this deadline.
+                "TimeoutSeconds": str(total_seconds),
             },
         )
         self.resource.node.add_dependency(self.task_definition)
@@ -364,7 +370,9 @@ class PlatformMigration(Construct):
             on_event_handler=self.on_event_handler,
             is_complete_handler=self.is_complete_handler,
             query_interval=Duration.seconds(props.poll_seconds),
-            total_timeout=Duration.minutes(props.timeout_minutes),
+            # A backstop two polls after the handler's own deadline (TimeoutSeconds), which
+            # also stops the task; the framework's timeout alone would leave it running.
+            total_timeout=Duration.seconds(props.timeout_minutes * 60 + 2 * props.poll_seconds),
             log_group=framework_logs,
             framework_on_event_role=on_event_role,
             framework_complete_and_timeout_role=complete_role,

@@ -200,7 +200,9 @@ def test_migration_task_and_custom_resource(synth: Synth, stage: str) -> None:
     assert p["AssignPublicIp"] == ("true" if config.compute.subnets == "public" else "false")
     # Keyed on the image: a new image (or command) re-runs the migration.
     assert json.dumps(app["Image"]).endswith(f'{p["ImageId"]}"}}')
-    assert int(p["ServiceTimeout"]) >= config.migration.timeout_minutes * 60
+    # The handler stops the task at TimeoutSeconds; CloudFormation waits longer than that.
+    assert p["TimeoutSeconds"] == str(config.migration.timeout_minutes * 60)
+    assert int(p["ServiceTimeout"]) > config.migration.timeout_minutes * 60
 
 
 @pytest.mark.parametrize("stage", STAGES)

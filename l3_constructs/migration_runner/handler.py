@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -62,14 +63,20 @@ def on_event(event: Mapping[str, Any], context: object) -> dict[str, Any]:
     if request_type == "Delete":
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
 
-    task = _migration_task(event["ResourceProperties"])
+    properties = event["ResourceProperties"]
+    task = _migration_task(properties)
     task_arn = runner.start_migration(ecs_client(), task, started_by="cfn-migration")
     logger.info("%s: started migration task %s", request_type, task_arn)
+    data: dict[str, Any] = {"TaskArn": task_arn}
+    if "TimeoutSeconds" in properties:
+        # is_complete stops the task once this passes (the framework's own total timeout,
+        # a little later, is only the backstop: it would leave the task running).
+        data["Deadline"] = str(now() + float(properties["TimeoutSeconds"]))
     # The id must stay the same across Updates: if an Update returned a new id, CloudFormation
     # would treat it as a replacement and later send a Delete for the "old" resource. That is
     # harmless here (Delete is a no-op) but a misleading replacement; each run is a new task,
     # whose ARN is exposed as the TaskArn attribute instead.
-    return {"PhysicalResourceId": f"migration-{task.cluster}", "Data": {"TaskArn": task_arn}}
+    return {"PhysicalResourceId": f"migration-{task.cluster}", "Data": data}
 
 
 def is_complete(event: Mapping[str, Any], context: object) -> dict[str, Any]:
@@ -79,8 +86,17 @@ def is_complete(event: Mapping[str, Any], context: object) -> dict[str, Any]:
 
     # The Provider framework merges on_event's response (including Data) into this event.
     task_arn = str(event["Data"]["TaskArn"])
-    task = _migration_task(event["ResourceProperties"])
+    properties = event["ResourceProperties"]
+    task = _migration_task(properties)
     done = runner.check_migration(ecs_client(), task.cluster, task_arn, task.container_name)
     if done:
         logger.info("migration task %s succeeded", task_arn)
+    elif "Deadline" in event["Data"] and now() >= float(event["Data"]["Deadline"]):
+        timeout = float(properties["TimeoutSeconds"])
+        runner.stop_overdue_migration(ecs_client(), task.cluster, task_arn, timeout)
     return {"IsComplete": done}
+
+
+def now() -> float:
+    """Wall-clock seconds (the deadline crosses Lambda invocations); patched in tests."""
+    return time.time()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 DEFAULT_CONTAINER_NAME = "migration"
 
@@ -152,14 +152,19 @@ def run_migration(
     while not check_migration(ecs, task.cluster, task_arn, task.container_name):
         remaining = deadline - clock()
         if remaining <= 0:
-            seconds = (
-                int(timeout_seconds) if float(timeout_seconds).is_integer() else timeout_seconds
-            )
-            reason = f"Migration timed out after {seconds} s"
-            try:
-                ecs.stop_task(cluster=task.cluster, task=task_arn, reason=reason)
-            except Exception as exc:  # the timeout is the error to report; add why stop failed
-                raise MigrationTimeout(f"{reason}; could not stop task {task_arn}: {exc}") from exc
-            raise MigrationTimeout(f"{reason}; stopped task {task_arn}")
+            stop_overdue_migration(ecs, task.cluster, task_arn, timeout_seconds)
         sleep(min(poll_seconds, remaining))
     return task_arn
+
+
+def stop_overdue_migration(
+    ecs: EcsClient, cluster: str, task_arn: str, timeout_seconds: float
+) -> NoReturn:
+    """Stop a migration that overran its timeout and raise MigrationTimeout saying so."""
+    seconds = int(timeout_seconds) if float(timeout_seconds).is_integer() else timeout_seconds
+    reason = f"Migration timed out after {seconds} s"
+    try:
+        ecs.stop_task(cluster=cluster, task=task_arn, reason=reason)
+    except Exception as exc:  # the timeout is the error to report; add why stop failed
+        raise MigrationTimeout(f"{reason}; could not stop task {task_arn}: {exc}") from exc
+    raise MigrationTimeout(f"{reason}; stopped task {task_arn}")

@@ -652,7 +652,7 @@ CASES = [
         "prod.yaml",
         put("migration.timeout_minutes", 90),
         prefix="config/prod.yaml: migration.timeout_minutes: 90: ",
-        fragment="less than or equal to 60",
+        fragment="less than or equal to 55",
     ),
 ]
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber  # type: ignore[import-untyped]
 
 from l3_constructs.migration_runner import handler
-from l3_constructs.migration_runner.runner import MigrationError
+from l3_constructs.migration_runner.runner import MigrationError, MigrationTimeout
 from tests.migration.responses import (
     CLUSTER,
     SECURITY_GROUPS,
@@ -156,3 +156,37 @@ def test_handler_imports_from_lambda_code_root() -> None:
     )
 
     assert result.stdout.strip() == "runner"
+
+
+def test_on_event_records_the_deadline(ecs_stub: Stubber, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handler, "now", lambda: 1000.0)
+    ecs_stub.add_response("run_task", run_task_ok(), run_task_params(started_by="cfn-migration"))
+    result = handler.on_event(make_event("Create", TimeoutSeconds="900"), None)
+    assert result["Data"] == {"TaskArn": TASK_ARN, "Deadline": "1900.0"}
+
+
+def test_is_complete_keeps_polling_before_the_deadline(
+    ecs_stub: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handler, "now", lambda: 1899.0)
+    ecs_stub.add_response("describe_tasks", describe_running(), describe_params())
+    event = with_task_arn(make_event("Update", TimeoutSeconds="900"))
+    event["Data"]["Deadline"] = "1900.0"
+    assert handler.is_complete(event, None) == {"IsComplete": False}
+
+
+def test_is_complete_stops_an_overdue_migration(
+    ecs_stub: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handler, "now", lambda: 1900.0)
+    ecs_stub.add_response("describe_tasks", describe_running(), describe_params())
+    ecs_stub.add_response(
+        "stop_task",
+        {},
+        {"cluster": CLUSTER, "task": TASK_ARN, "reason": "Migration timed out after 900 s"},
+    )
+    event = with_task_arn(make_event("Update", TimeoutSeconds="900"))
+    event["Data"]["Deadline"] = "1900.0"
+    with pytest.raises(MigrationTimeout) as raised:
+        handler.is_complete(event, None)
+    assert str(raised.value) == f"Migration timed out after 900 s; stopped task {TASK_ARN}"

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import jsii
 from aws_cdk import (
@@ -41,6 +41,7 @@ from constructs import Construct, IConstruct, IValidation
 
 from l3_constructs.compliance import acknowledge
 from l3_constructs.retention import retention_days
+from l3_constructs.shared import CPU_ARCHITECTURES, Architecture, fargate_task_definition
 
 #: The Lambda code root of the provider's handlers: `handler.py` + `runner.py`.
 RUNNER_CODE = Path(__file__).resolve().parent / "migration_runner"
@@ -64,7 +65,6 @@ OUTPUT_SECURITY_GROUPS = "MigrationSecurityGroupIds"
 OUTPUT_ASSIGN_PUBLIC_IP = "MigrationAssignPublicIp"
 OUTPUT_CONTAINER_NAME = "MigrationContainerName"
 
-_ARCHITECTURES = {"X86_64": ecs.CpuArchitecture.X86_64, "ARM64": ecs.CpuArchitecture.ARM64}
 
 #: Newest Python runtime aws-cdk-lib knows (cdk-nag AwsSolutions-L1 wants the newest).
 _HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -82,7 +82,7 @@ class MigrationProps:
     poll_seconds: int = 15
     cpu: int = 256
     memory_mib: int = 512
-    architecture: Literal["X86_64", "ARM64"] = "ARM64"
+    architecture: Architecture = "ARM64"
     log_retention_days: int = 30
 
 
@@ -100,8 +100,8 @@ def _validate(props: MigrationProps) -> None:
             "MigrationProps.poll_seconds must be a positive divisor of the timeout "
             f"({total_seconds} s), got {props.poll_seconds}"
         )
-    if props.architecture not in _ARCHITECTURES:
-        raise ValueError(f"MigrationProps.architecture must be one of {sorted(_ARCHITECTURES)}")
+    if props.architecture not in CPU_ARCHITECTURES:
+        raise ValueError(f"MigrationProps.architecture must be one of {sorted(CPU_ARCHITECTURES)}")
     retention_days(props.log_retention_days)  # ValueError for a period CloudWatch lacks
 
 
@@ -145,15 +145,12 @@ class PlatformMigration(Construct):
         self.log_group = logs.LogGroup(
             self, "LogGroup", encryption_key=log_key, retention=self._retention
         )
-        self.task_definition = ecs.FargateTaskDefinition(
+        self.task_definition = fargate_task_definition(
             self,
             "TaskDefinition",
             cpu=props.cpu,
-            memory_limit_mib=props.memory_mib,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=_ARCHITECTURES[props.architecture],
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
+            memory_mib=props.memory_mib,
+            architecture=props.architecture,
         )
         self.container = self.task_definition.add_container(
             CONTAINER_NAME,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,6 +19,7 @@ from constructs import Construct
 
 from l3_constructs.compliance import acknowledge
 from l3_constructs.retention import retention_days
+from l3_constructs.shared import allow_cloudwatch_logs
 
 NatMode = Literal["none", "single", "per_az"]
 
@@ -156,30 +157,7 @@ class PlatformNetwork(Construct):
         )
         traffic = ec2.FlowLogTrafficType[props.traffic_type]
         if props.destination == "cloudwatch":
-            self.flow_log_key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowCloudWatchLogsForFlowLogGroup",
-                    principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                    actions=[
-                        "kms:Encrypt*",
-                        "kms:Decrypt*",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:Describe*",
-                    ],
-                    resources=["*"],
-                    conditions={
-                        "ArnLike": {
-                            "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                                service="logs",
-                                resource="log-group",
-                                resource_name="*",
-                                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                            )
-                        }
-                    },
-                )
-            )
+            allow_cloudwatch_logs(self.flow_log_key, "AllowCloudWatchLogsForFlowLogGroup")
             log_group = logs.LogGroup(
                 self,
                 "FlowLogGroup",

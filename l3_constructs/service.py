@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from aws_cdk import ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -29,15 +29,10 @@ from constructs import Construct
 
 from l3_constructs.compliance import acknowledge
 from l3_constructs.retention import retention_days
-
-Architecture = Literal["X86_64", "ARM64"]
+from l3_constructs.shared import Architecture, allow_cloudwatch_logs, fargate_task_definition
 
 CONTAINER_NAME = "app"
 
-_CPU_ARCHITECTURES: dict[Architecture, ecs.CpuArchitecture] = {
-    "X86_64": ecs.CpuArchitecture.X86_64,
-    "ARM64": ecs.CpuArchitecture.ARM64,
-}
 #: The platform a Docker asset is built for must match the tasks' architecture.
 _ASSET_PLATFORMS: dict[Architecture, Platform] = {
     "X86_64": Platform.LINUX_AMD64,
@@ -163,15 +158,12 @@ class PlatformService(Construct):
             else None,
         )
         self.image, self.image_id = _image(self, props)
-        self.task_definition = ecs.FargateTaskDefinition(
+        self.task_definition = fargate_task_definition(
             self,
             "TaskDefinition",
             cpu=props.cpu,
-            memory_limit_mib=props.memory_mib,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=_CPU_ARCHITECTURES[props.architecture],
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
+            memory_mib=props.memory_mib,
+            architecture=props.architecture,
         )
         # Adding the secrets lets the execution role read exactly these secrets (and decrypt
         # them); the image lets it pull exactly this image.
@@ -255,30 +247,7 @@ class PlatformService(Construct):
             # The retained repository and log group stay readable only while the key exists.
             removal_policy=RemovalPolicy.RETAIN,
         )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsForServiceLogGroup",
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        allow_cloudwatch_logs(key, "AllowCloudWatchLogsForServiceLogGroup")
         return key
 
     def _add_load_balancer(

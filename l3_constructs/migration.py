@@ -41,7 +41,12 @@ from constructs import Construct, IConstruct, IValidation
 
 from l3_constructs.compliance import acknowledge
 from l3_constructs.retention import retention_days
-from l3_constructs.shared import CPU_ARCHITECTURES, Architecture, fargate_task_definition
+from l3_constructs.shared import (
+    CPU_ARCHITECTURES,
+    Architecture,
+    fargate_task_definition,
+    https_egress_security_group,
+)
 
 #: The Lambda code root of the provider's handlers: `handler.py` + `runner.py`.
 RUNNER_CODE = Path(__file__).resolve().parent / "migration_runner"
@@ -161,18 +166,11 @@ class PlatformMigration(Construct):
             logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
             essential=True,
         )
-        self.security_group = ec2.SecurityGroup(
+        self.security_group = https_egress_security_group(
             self,
             "SecurityGroup",
             vpc=vpc,
             description="Migration task: HTTPS out; the database adds its own port",
-            allow_all_outbound=False,
-        )
-        # ECR, S3 (image layers), CloudWatch Logs and Secrets Manager are all HTTPS, through
-        # NAT, public IPs or VPC endpoints. DNS to the VPC resolver is not filtered by
-        # security groups; the database port is added by the database's allow_connections_from.
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs"
         )
 
         # --- The runner: user handlers, Provider framework, custom resource -------------------

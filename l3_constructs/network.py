@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,7 +19,7 @@ from constructs import Construct
 
 from l3_constructs.compliance import acknowledge
 from l3_constructs.retention import retention_days
-from l3_constructs.shared import allow_cloudwatch_logs
+from l3_constructs.shared import allow_cloudwatch_logs, expiring_log_bucket
 
 NatMode = Literal["none", "single", "per_az"]
 
@@ -195,26 +195,12 @@ class PlatformNetwork(Construct):
                     conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
                 )
             )
-            bucket = s3.Bucket(
+            bucket = expiring_log_bucket(
                 self,
                 "FlowLogBucket",
-                encryption=s3.BucketEncryption.KMS,
-                encryption_key=self.flow_log_key,
-                bucket_key_enabled=True,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                enforce_ssl=True,
-                minimum_tls_version=1.2,
-                versioned=True,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-                lifecycle_rules=[
-                    s3.LifecycleRule(
-                        expiration=Duration.days(props.retention_days),
-                        noncurrent_version_expiration=Duration.days(1),
-                        abort_incomplete_multipart_upload_after=Duration.days(1),
-                    )
-                ],
+                retention_days=props.retention_days,
                 removal_policy=removal,
-                auto_delete_objects=False,
+                encryption_key=self.flow_log_key,
             )
             acknowledge(
                 bucket,

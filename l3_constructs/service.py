@@ -23,13 +23,18 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
-from aws_cdk import aws_s3 as s3
 from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
 from l3_constructs.compliance import acknowledge
 from l3_constructs.retention import retention_days
-from l3_constructs.shared import Architecture, allow_cloudwatch_logs, fargate_task_definition
+from l3_constructs.shared import (
+    Architecture,
+    allow_cloudwatch_logs,
+    expiring_log_bucket,
+    fargate_task_definition,
+    https_egress_security_group,
+)
 
 CONTAINER_NAME = "app"
 
@@ -179,18 +184,11 @@ class PlatformService(Construct):
 
         self._add_load_balancer(props, vpc, load_balancer_subnets)
         self.deployment_alarms = self._add_deployment_alarms(props)
-        self.security_group = ec2.SecurityGroup(
+        self.security_group = https_egress_security_group(
             self,
             "SecurityGroup",
             vpc=vpc,
             description="Service tasks: the app port from the load balancer, HTTPS out",
-            allow_all_outbound=False,
-        )
-        # ECR, S3 (image layers), CloudWatch Logs, Secrets Manager, KMS and SSM (ECS Exec)
-        # are all HTTPS, through NAT, public IPs or VPC endpoints. DNS to the VPC resolver
-        # and the task metadata endpoint are not filtered by security groups.
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs"
         )
         blue_green = props.deployment_strategy == "blue_green"
         self.service = ecs.FargateService(
@@ -253,23 +251,11 @@ class PlatformService(Construct):
     def _add_load_balancer(
         self, props: ServiceProps, vpc: ec2.IVpc, subnets: ec2.SubnetSelection
     ) -> None:
-        self.access_log_bucket = s3.Bucket(
+        # No key: ALB access logs can only be delivered to SSE-S3 buckets.
+        self.access_log_bucket = expiring_log_bucket(
             self,
             "AccessLogBucket",
-            # ALB access logs can only be delivered to SSE-S3 buckets.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    expiration=Duration.days(props.access_log_retention_days),
-                    noncurrent_version_expiration=Duration.days(1),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
+            retention_days=props.access_log_retention_days,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.load_balancer_security_group = ec2.SecurityGroup(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 Architecture = Literal["X86_64", "ARM64"]
@@ -61,4 +63,55 @@ def fargate_task_definition(
             cpu_architecture=CPU_ARCHITECTURES[architecture],
             operating_system_family=ecs.OperatingSystemFamily.LINUX,
         ),
+    )
+
+
+def https_egress_security_group(
+    scope: Construct, construct_id: str, *, vpc: ec2.IVpc, description: str
+) -> ec2.SecurityGroup:
+    """A security group whose one outbound rule is HTTPS anywhere: all a Fargate task needs
+    for ECR, S3 image layers, CloudWatch Logs, Secrets Manager (and SSM for ECS Exec), through
+    NAT, a public IP or VPC endpoints. DNS to the VPC resolver and the task metadata endpoint
+    are not filtered by security groups; other ports (a database's) are added by who owns them.
+    """
+    group = ec2.SecurityGroup(
+        scope, construct_id, vpc=vpc, description=description, allow_all_outbound=False
+    )
+    group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
+    return group
+
+
+def expiring_log_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    retention_days: int,
+    removal_policy: RemovalPolicy,
+    encryption_key: kms.IKey | None = None,
+) -> s3.Bucket:
+    """A private, SSL-only, versioned bucket for logs that expire after `retention_days`.
+
+    Encrypted with `encryption_key` (SSE-KMS, bucket key on), or with S3-managed keys when
+    none is given: what services that deliver only to SSE-S3 buckets (ALB logs) need.
+    """
+    kms_encrypted = encryption_key is not None
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.KMS if kms_encrypted else s3.BucketEncryption.S3_MANAGED,
+        encryption_key=encryption_key,
+        bucket_key_enabled=True if kms_encrypted else None,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        minimum_tls_version=1.2,
+        versioned=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                expiration=Duration.days(retention_days),
+                noncurrent_version_expiration=Duration.days(1),
+                abort_incomplete_multipart_upload_after=Duration.days(1),
+            )
+        ],
+        removal_policy=removal_policy,
     )

@@ -127,7 +127,9 @@ class _BackgroundSynth:
 
     The work happens in the jsii Node process; the Python thread only waits on its pipe.
     Started early, it runs on the second core while the tests that need no synth (config,
-    migration runner, sample app) run, instead of after them.
+    migration runner, sample app) run, instead of after them. jsii is one process driven
+    through one pipe: a test that calls the CDK itself must request the `synth` fixture
+    first, so it never drives jsii while this thread does.
     """
 
     def __init__(self) -> None:

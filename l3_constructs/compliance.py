@@ -13,16 +13,22 @@ from constructs import IConstruct
 
 #: Rule-id prefix -> the pack namespace cdk-nag 3 records acknowledgments under.
 _PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+#: Other validation plugins, whose ids are given already namespaced (`Plugin::Rule`):
+#: CDK's own template checks (feature flag validateAgainstDefaultRules).
+_PLUGINS = ("CloudFormation-Validate",)
 
 MIN_REASON_LENGTH = 30
 
 
 def namespaced(rule: str) -> str:
-    """`AwsSolutions-S1` -> `AwsSolutions::AwsSolutions-S1` (also for finding ids `X[...]`)."""
+    """`AwsSolutions-S1` -> `AwsSolutions::AwsSolutions-S1` (also for finding ids `X[...]`);
+    `CloudFormation-Validate::W3010` stays as it is."""
+    if rule.split("::", 1)[0] in _PLUGINS:
+        return rule
     for pack in _PACKS:
         if rule.startswith(f"{pack}-"):
             return f"{pack}::{rule}"
-    raise ValueError(f"{rule!r} is not a rule id of a known cdk-nag pack {_PACKS}")
+    raise ValueError(f"{rule!r} is not a rule id of a known pack {_PACKS} or plugin {_PLUGINS}")
 
 
 def acknowledge(scope: IConstruct, rules: str | tuple[str, ...], reason: str) -> None:

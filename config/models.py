@@ -27,6 +27,12 @@ from pydantic import (
     model_validator,
 )
 
+from l3_constructs.limits import (
+    ENGINE_FULL_VERSIONS,
+    LOG_RETENTION_DAYS,
+    MYSQL_NO_PERFORMANCE_INSIGHTS,
+)
+
 # --------------------------------------------------------------------------- primitives
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -34,12 +40,6 @@ _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _STAGE_RE = re.compile(r"^[A-Z][A-Za-z0-9]{0,31}$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TAG_VALUE_RE = re.compile(r"^[\w\s.:/=+\-@]{0,256}$", re.UNICODE)
-
-#: Retention values CloudWatch Logs accepts (days).
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-    2557, 2922, 3288, 3653,
-)  # fmt: skip
 
 MIN_VPC_PREFIX = 16
 MAX_VPC_PREFIX = 24
@@ -286,10 +286,8 @@ _MAINTENANCE_RE = re.compile(
 )
 _INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _DB_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
-#: Engine major versions this platform supports.
-ENGINE_VERSIONS = {"postgres": ("14", "15", "16", "17"), "mysql": ("8.0", "8.4")}
-#: Burstable classes on which RDS for MySQL has no Performance Insights.
-_MYSQL_NO_PI = re.compile(r"^t[234]g?\.(micro|small)$")
+#: Engine major versions this platform supports: those the database construct can build.
+ENGINE_VERSIONS = {engine: tuple(full) for engine, full in ENGINE_FULL_VERSIONS.items()}
 
 
 def _pattern(regex: re.Pattern[str], what: str) -> AfterValidator:
@@ -365,7 +363,7 @@ class Database(_Model):
         if (
             self.engine == "mysql"
             and self.performance_insights
-            and _MYSQL_NO_PI.fullmatch(self.instance_type)
+            and self.instance_type in MYSQL_NO_PERFORMANCE_INSIGHTS
         ):
             raise FieldError(
                 "performance_insights",

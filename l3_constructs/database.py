@@ -19,9 +19,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from l3_constructs.compliance import acknowledge
+from l3_constructs.limits import ENGINE_FULL_VERSIONS, MYSQL_NO_PERFORMANCE_INSIGHTS, Engine
 from l3_constructs.retention import retention_days
-
-Engine = Literal["postgres", "mysql"]
 
 #: Characters kept out of generated passwords (CDK's RDS default): they need quoting in
 #: connection URLs, shells or JSON. Used when generating and on every rotation.
@@ -51,15 +50,12 @@ MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 #: Construct id of CDK's per-stack log-retention function (aws_logs.LogRetention).
 _LOG_RETENTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 
-#: Classes on which RDS for MySQL has no Performance Insights.
-_MYSQL_NO_INSIGHTS = ("t2.micro", "t2.small", "t3.micro", "t3.small", "t4g.micro", "t4g.small")
-
 
 @dataclass(frozen=True)
 class DatabaseProps:
     engine: Engine = "postgres"
     #: Major version ("16" / "17" for PostgreSQL, "8.0" / "8.4" for MySQL; see
-    #: FULL_VERSIONS) or a full version such as "16.9".
+    #: ENGINE_FULL_VERSIONS) or a full version such as "16.9".
     engine_version: str = "16"
     instance_type: str = "t4g.micro"
     allocated_storage_gb: int = 20
@@ -81,18 +77,8 @@ class DatabaseProps:
     log_retention_days: int = 30
 
 
-#: Major version -> the full version a new instance is created on: the newest minor this CDK
-#: release names. A bare major is no creatable version (CloudFormation's schema rejects "8.0",
-#: cfn-lint flags "16"). Auto minor version upgrade moves instances on from here, so raise
-#: these only to versions at or above what deployed instances run: RDS refuses a downgrade.
-FULL_VERSIONS: dict[Engine, dict[str, str]] = {
-    "postgres": {"16": "16.13", "17": "17.9"},
-    "mysql": {"8.0": "8.0.46", "8.4": "8.4.10"},
-}
-
-
 def _engine(props: DatabaseProps) -> rds.IInstanceEngine:
-    full = FULL_VERSIONS[props.engine].get(props.engine_version, props.engine_version)
+    full = ENGINE_FULL_VERSIONS[props.engine].get(props.engine_version, props.engine_version)
     if props.engine == "postgres":
         postgres = rds.PostgresEngineVersion.of(full, full.split(".")[0])
         return rds.DatabaseInstanceEngine.postgres(version=postgres)
@@ -125,7 +111,7 @@ class PlatformDatabase(Construct):
         if props.monitoring_interval_seconds not in MONITORING_INTERVALS:
             raise ValueError(f"monitoring interval must be one of {MONITORING_INTERVALS}")
         if props.performance_insights and (
-            props.engine == "mysql" and props.instance_type in _MYSQL_NO_INSIGHTS
+            props.engine == "mysql" and props.instance_type in MYSQL_NO_PERFORMANCE_INSIGHTS
         ):
             raise ValueError(
                 f"RDS for MySQL has no Performance Insights on {props.instance_type}: "

@@ -1,0 +1,37 @@
+"""AWS facts the constructs build on, in one place and free of CDK imports.
+
+`config/models.py` validates against these same lists, so a value the config accepts is one
+the constructs can build, and a bad one is reported early with its file and field, before
+the CDK loads.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Engine = Literal["postgres", "mysql"]
+
+#: Major version -> the full version a new instance is created on: the newest minor this CDK
+#: release names. A bare major is no creatable version (CloudFormation's schema rejects "8.0",
+#: cfn-lint flags "16"). Auto minor version upgrade moves instances on from here, so raise
+#: these only to versions at or above what deployed instances run: RDS refuses a downgrade.
+ENGINE_FULL_VERSIONS: dict[Engine, dict[str, str]] = {
+    "postgres": {"14": "14.22", "15": "15.17", "16": "16.13", "17": "17.9"},
+    "mysql": {"8.0": "8.0.46", "8.4": "8.4.10"},
+}
+
+#: Instance classes on which RDS for MySQL has no Performance Insights.
+MYSQL_NO_PERFORMANCE_INSIGHTS = (
+    "t2.micro",
+    "t2.small",
+    "t3.micro",
+    "t3.small",
+    "t4g.micro",
+    "t4g.small",
+)
+
+#: Retention periods CloudWatch Logs accepts (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+    2557, 2922, 3288, 3653,
+)  # fmt: skip

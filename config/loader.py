@@ -158,7 +158,8 @@ def _describe(error: ErrorDetails) -> _Problem:  # noqa: PLR0911 - one return pe
         if isinstance(value, str) and repr(value) not in message:
             message = f"{value!r}: {message}"
         if isinstance(cause, FieldError):
-            return _Problem((*loc, *cause.field.split(".")), message, cause.cross_field)
+            field = tuple(int(x) if x.isdigit() else x for x in cause.field.split("."))
+            return _Problem((*loc, *field), message, cause.cross_field)
         return _Problem(loc, message)
     if kind == "extra_forbidden":
         owner = _model_at(loc[:-1])
@@ -208,14 +209,17 @@ def _cross_environment_problems(loaded: Sequence[tuple[str, EnvironmentConfig]])
                 f"of {other_shown}"
             )
         by_stage.setdefault(key, (env.stage_name, shown))
+    # Every DNS name (the origin's and the viewers') belongs to one environment only.
     by_domain: dict[str, str] = {}
     for shown, env in loaded:
-        domain = env.compute.domain_name
-        if domain in by_domain:
-            problems.append(
-                f"{shown}: compute.domain_name: {domain!r} is already used by {by_domain[domain]}"
-            )
-        by_domain.setdefault(domain, shown)
+        names = [("compute.domain_name", env.compute.domain_name)]
+        names += [(f"edge.domain_names[{i}]", n) for i, n in enumerate(env.edge.domain_names)]
+        for field, domain in names:
+            if domain in by_domain:
+                problems.append(
+                    f"{shown}: {field}: {domain!r} is already used by {by_domain[domain]}"
+                )
+            by_domain.setdefault(domain, shown)
     for i, (shown, env) in enumerate(loaded):
         net = ipaddress.IPv4Network(env.network.cidr)
         for other_shown, other in loaded[:i]:

@@ -35,7 +35,7 @@ from tests.config.helpers import (
 
 ALLOWED_TOP = (
     "allowed: stage_name, account, region, termination_protection, tags, network, database, "
-    "dns, compute, migration"
+    "dns, compute, migration, edge"
 )
 ALLOWED_NETWORK = (
     "allowed: cidr, availability_zones, nat, subnet_masks, interface_endpoints, flow_logs"
@@ -52,6 +52,10 @@ MISSING_IN_EMPTY_FILE = (
     "config/prod.yaml: network.cidr: required setting is missing",
     "config/defaults.yaml (as used by config/prod.yaml): compute.domain_name: "
     "'origin-{stage}.example.com' uses {stage}, which needs a valid stage_name",
+    "config/defaults.yaml (as used by config/prod.yaml): edge.domain_names[0]: "
+    "'app-{stage}.example.com' uses {stage}, which needs a valid stage_name",
+    "config/defaults.yaml (as used by config/prod.yaml): edge.domain_names[1]: "
+    "'api-{stage}.example.com' uses {stage}, which needs a valid stage_name",
 )
 
 
@@ -86,6 +90,25 @@ def test_shipped_configs_validate() -> None:
     assert test.network.flow_logs.destination == "s3"
     assert test.network.flow_logs.retain_on_delete is False
     assert test.termination_protection is False
+
+
+def test_shipped_edge_settings() -> None:
+    configs = by_stage(load_environments(SHIPPED_CONFIG))
+    prod, stage, test = configs["Prod"].edge, configs["Stage"].edge, configs["Test"].edge
+    assert prod.domain_names == ("app.example.com", "api.example.com")
+    # `{stage}` in the defaults: every other environment gets names of its own.
+    assert stage.domain_names == ("app-stage.example.com", "api-stage.example.com")
+    assert test.domain_names == ("app-test.example.com", "api-test.example.com")
+    for edge in (prod, stage, test):
+        assert edge.price_class == "200"
+        assert edge.static.paths == ("/_next/static/*",)
+        assert edge.static.cache.default_seconds == 31_536_000
+        assert edge.default.cache.default_seconds == 0
+        assert edge.waf.rate_limit == 2000
+        assert edge.api.forwarded_headers is None  # every viewer header except Host
+    assert prod.static.removal_policy == "retain"
+    assert test.static.removal_policy == "destroy"
+    assert (prod.access_logs.destination, test.access_logs.destination) == ("s3", "cloudwatch")
 
     assert configs["Stage"].network.nat == "single"
     assert len({c.network.cidr for c in configs.values()}) == 3
@@ -640,6 +663,178 @@ CASES = [
         prefix="config/prod.yaml: compute.deployment.strategy: 'canary': ",
         fragment="'rolling' or 'blue_green'",
     ),
+    # ---- edge
+    case(
+        "edge-domain-outside-zone",
+        "prod.yaml",
+        put("edge.domain_names", ["app.example.com", "api.example.org"]),
+        "config/prod.yaml: edge.domain_names[1]: 'api.example.org' is not inside the hosted "
+        "zone 'example.com'",
+    ),
+    case(
+        "edge-domain-is-the-origin",
+        "prod.yaml",
+        put("edge.domain_names", ["origin.example.com"]),
+        "config/prod.yaml: edge.domain_names[0]: 'origin.example.com' is compute.domain_name, "
+        "the origin's own name; viewers and CloudFront need different names",
+    ),
+    case(
+        "edge-domain-used-by-another-environment",
+        "stage.yaml",
+        put("edge.domain_names", ["app.example.com"]),
+        "config/stage.yaml: edge.domain_names[0]: 'app.example.com' is already used by "
+        "config/prod.yaml",
+    ),
+    case(
+        "edge-domain-listed-twice",
+        "prod.yaml",
+        put("edge.domain_names", ["app.example.com", "app.example.com"]),
+        prefix="config/prod.yaml: edge.domain_names: ",
+        fragment="lists 'app.example.com' twice",
+    ),
+    case(
+        "edge-domain-names-empty",
+        "prod.yaml",
+        put("edge.domain_names", []),
+        "config/prod.yaml: edge.domain_names: needs at least one name",
+    ),
+    case(
+        "edge-static-ttl-out-of-order",
+        "prod.yaml",
+        put("edge.static.cache", {"min_seconds": 600, "default_seconds": 60, "max_seconds": 3600}),
+        "config/prod.yaml: edge.static.cache.default_seconds: needs min_seconds <= "
+        "default_seconds <= max_seconds, got 600 / 60 / 3600",
+    ),
+    case(
+        "edge-static-paths-empty",
+        "prod.yaml",
+        put("edge.static.paths", []),
+        "config/prod.yaml: edge.static.paths: needs at least one path pattern "
+        "(e.g. '/_next/static/*')",
+    ),
+    case(
+        "edge-static-path-not-absolute",
+        "prod.yaml",
+        put("edge.static.paths", ["_next/static/*"]),
+        prefix="config/prod.yaml: edge.static.paths[0]: ",
+        fragment="is not a path pattern like '/x/*'",
+    ),
+    case(
+        "edge-api-path-is-static",
+        "prod.yaml",
+        put("edge.api.path", "/_next/static/*"),
+        "config/prod.yaml: edge.api.path: '/_next/static/*' is also a static path",
+    ),
+    case(
+        "edge-api-forwards-host",
+        "prod.yaml",
+        put("edge.api.forwarded_headers", ["Authorization", "Host"]),
+        prefix="config/prod.yaml: edge.api.forwarded_headers: ",
+        fragment="CloudFront does not forward or cache on Host",
+    ),
+    case(
+        "edge-cache-header-invalid",
+        "prod.yaml",
+        put("edge.default.cache_headers", ["Accept Language"]),
+        prefix="config/prod.yaml: edge.default.cache_headers[0]: ",
+        fragment="is not an HTTP header name",
+    ),
+    case(
+        "edge-error-page-not-static",
+        "prod.yaml",
+        put(
+            "edge.error_responses",
+            [
+                {
+                    "http_status": 503,
+                    "ttl_seconds": 10,
+                    "response_http_status": 503,
+                    "response_page_path": "/errors/503.html",
+                }
+            ],
+        ),
+        "config/prod.yaml: edge.error_responses[0].response_page_path: '/errors/503.html' is "
+        "not under a static path (/_next/static/*): CloudFront would fetch the error page from "
+        "the origin that failed",
+    ),
+    case(
+        "edge-error-page-without-status",
+        "prod.yaml",
+        put(
+            "edge.error_responses",
+            [{"http_status": 503, "ttl_seconds": 10, "response_page_path": "/_next/static/e.html"}],
+        ),
+        "config/prod.yaml: edge.error_responses[0].response_http_status: response_http_status "
+        "and response_page_path go together",
+    ),
+    case(
+        "edge-error-status-twice",
+        "prod.yaml",
+        put(
+            "edge.error_responses",
+            [{"http_status": 503, "ttl_seconds": 10}, {"http_status": 503, "ttl_seconds": 0}],
+        ),
+        "config/prod.yaml: edge.error_responses: lists a status twice: [503, 503]",
+    ),
+    case(
+        "edge-hsts-preload-too-short",
+        "prod.yaml",
+        combine(
+            put("edge.security_headers.hsts_preload", True),
+            put("edge.security_headers.hsts_max_age_seconds", 86400),
+        ),
+        "config/prod.yaml: edge.security_headers.hsts_preload: needs hsts_include_subdomains "
+        "and hsts_max_age_seconds >= 31536000 (the preload list's rules)",
+    ),
+    case(
+        "edge-origin-header-reserved",
+        "prod.yaml",
+        put("edge.origin_verify_header", "X-Amz-Secret"),
+        "config/prod.yaml: edge.origin_verify_header: 'X-Amz-Secret' is a header CloudFront "
+        "reserves",
+    ),
+    case(
+        "edge-price-class-unknown",
+        "prod.yaml",
+        put("edge.price_class", 200),
+        prefix="config/prod.yaml: edge.price_class: 200: ",
+        fragment="'100', '200' or 'all'",
+    ),
+    case(
+        "edge-waf-country-lower-case",
+        "prod.yaml",
+        put("edge.waf.geo", {"mode": "allow", "countries": ["JP", "us"]}),
+        prefix="config/prod.yaml: edge.waf.geo.countries[1]: ",
+        fragment="is not an ISO 3166-1 alpha-2 code",
+    ),
+    case(
+        "edge-waf-rate-limit-too-low",
+        "prod.yaml",
+        put("edge.waf.rate_limit", 5),
+        prefix="config/prod.yaml: edge.waf.rate_limit: 5: ",
+        fragment="greater than or equal to 10",
+    ),
+    case(
+        "edge-waf-log-retention-invalid",
+        "prod.yaml",
+        put("edge.waf.log_retention_days", 100),
+        prefix="config/prod.yaml: edge.waf.log_retention_days: 100 ",
+        fragment="is not a CloudWatch Logs retention period",
+    ),
+    case(
+        "edge-access-logs-destination-unknown",
+        "test.yaml",
+        put("edge.access_logs.destination", "firehose"),
+        prefix="config/test.yaml: edge.access_logs.destination: 'firehose': ",
+        fragment="'s3' or 'cloudwatch'",
+    ),
+    case(
+        "edge-unknown-key",
+        "prod.yaml",
+        put("edge.aliases", ["app.example.com"]),
+        prefix="config/prod.yaml: edge.aliases: unknown key (allowed: domain_names, ",
+        fragment="waf)",
+    ),
     case(
         "migration-command-empty",
         "prod.yaml",
@@ -741,6 +936,10 @@ def test_every_problem_of_every_file_is_reported_together(config_dir: Path) -> N
         "config/qa.yaml: stage_name: 'Test' clashes with stage 'Test' of config/dev.yaml",
         "config/qa.yaml: compute.domain_name: 'origin-test.example.com' is already used by "
         "config/dev.yaml",
+        "config/qa.yaml: edge.domain_names[0]: 'app-test.example.com' is already used by "
+        "config/dev.yaml",
+        "config/qa.yaml: edge.domain_names[1]: 'api-test.example.com' is already used by "
+        "config/dev.yaml",
         "config/qa.yaml: network.cidr: '10.40.128.0/17' overlaps '10.40.0.0/16' of config/dev.yaml",
     )
 
@@ -772,6 +971,9 @@ def test_new_environment_file_adds_a_stage(config_dir: Path) -> None:
             # `origin-{stage}.example.com` in the defaults gives the copy a name of its own.
             "compute": configs["Test"].compute.model_copy(
                 update={"domain_name": "origin-dev.example.com"}
+            ),
+            "edge": configs["Test"].edge.model_copy(
+                update={"domain_names": ("app-dev.example.com", "api-dev.example.com")}
             ),
         }
     )

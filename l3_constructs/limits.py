@@ -35,3 +35,7 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
     2557, 2922, 3288, 3653,
 )  # fmt: skip
+
+#: CloudFront takes certificates and CLOUDFRONT-scope web ACLs only from this region: the
+#: Edge stack of every environment lives here.
+CLOUDFRONT_REGION = "us-east-1"

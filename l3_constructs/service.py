@@ -23,6 +23,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import custom_resources as cr
 from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
@@ -53,6 +55,21 @@ class ImageSource:
     #: ecr: an existing repository's name and the (immutable) tag to run.
     repository_name: str | None = None
     tag: str | None = None
+
+
+@dataclass(frozen=True)
+class CloudFrontOrigin:
+    """Serve only CloudFront: the load balancer admits CloudFront's origin-facing addresses
+    alone (port 443) and answers 403 to any request without `header_name` set to a secret
+    generated into Secrets Manager (`PlatformService.origin_verify_secret`)."""
+
+    header_name: str
+    #: Where the distribution reads the secret: it is replicated there (us-east-1).
+    secret_replica_region: str
+
+
+#: AWS-managed prefix list of CloudFront's origin-facing addresses (IPv4), in every region.
+CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,8 @@ class ServiceProps:
     alarm_5xx_threshold: int = 10
     #: True when tasks run in public subnets (no NAT) and need a public IP to reach AWS APIs.
     assign_public_ip: bool = False
+    #: None: the load balancer serves the internet directly (HTTP redirected to HTTPS).
+    cloudfront_origin: CloudFrontOrigin | None = None
 
 
 class PlatformService(Construct):
@@ -102,8 +121,10 @@ class PlatformService(Construct):
     Exposes `key`, `repository`, `cluster`, `log_group`, `image`, `image_id`, `task_definition`,
     `container`, `service`, `security_group`, `load_balancer` (with its
     `load_balancer_security_group` and `access_log_bucket`), `https_listener`, `target_group`
-    (for blue/green also `alternate_target_group` and `production_rule`), `certificate`,
-    `deployment_alarms` and `url`.
+    (for blue/green also `alternate_target_group`), `production_rule` (the rule serving
+    traffic; None for a rolling service without `cloudfront_origin`), `certificate`,
+    `origin_verify_secret` (with `cloudfront_origin`, else None), `deployment_alarms`,
+    `domain_name` and `url`.
 
     The service's security group allows outbound HTTPS only; admitting it to a database
     through the database's `allow_connections_from` adds the matching egress rule.
@@ -122,6 +143,7 @@ class PlatformService(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         _validate(props)
+        self.domain_name = props.domain_name
         self.url = f"https://{props.domain_name}"
         self.key = self._key()
         self.repository = ecr.Repository(
@@ -258,18 +280,7 @@ class PlatformService(Construct):
             retention_days=props.access_log_retention_days,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.load_balancer_security_group = ec2.SecurityGroup(
-            self,
-            "LoadBalancerSecurityGroup",
-            vpc=vpc,
-            description="Internet-facing load balancer: HTTP and HTTPS from anywhere",
-            # Egress is added per target: the service's port, to the service's group.
-            allow_all_outbound=False,
-        )
-        for port, description in ((443, "HTTPS"), (80, "HTTP, redirected to HTTPS")):
-            self.load_balancer_security_group.add_ingress_rule(
-                ec2.Peer.any_ipv4(), ec2.Port.tcp(port), description
-            )
+        self.load_balancer_security_group = self._load_balancer_security_group(props, vpc)
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,
             "LoadBalancer",
@@ -304,7 +315,19 @@ class PlatformService(Construct):
         self.target_group = self._target_group("TargetGroup", props, vpc)
         self.alternate_target_group: elbv2.ApplicationTargetGroup | None = None
         self.production_rule: elbv2.ApplicationListenerRule | None = None
+        self.origin_verify_secret: secretsmanager.Secret | None = None
         blue_green = props.deployment_strategy == "blue_green"
+        origin = props.cloudfront_origin
+        # Requests that match no rule: 403 from CloudFront's origin (they lack the secret
+        # header), 404 behind blue/green (all traffic goes through the production rule).
+        if origin is not None:
+            fallback = elbv2.ListenerAction.fixed_response(
+                403, content_type="text/plain", message_body="Forbidden"
+            )
+        elif blue_green:
+            fallback = elbv2.ListenerAction.fixed_response(404)
+        else:
+            fallback = elbv2.ListenerAction.forward([self.target_group])
         self.https_listener = elbv2.ApplicationListener(
             self,
             "HttpsListener",
@@ -314,41 +337,117 @@ class PlatformService(Construct):
             certificates=[elbv2.ListenerCertificate.from_certificate_manager(self.certificate)],
             ssl_policy=elbv2.SslPolicy.TLS13_12_PQ,
             open=False,
-            # Blue/green: all traffic goes through the production rule below; nothing
-            # reaches the default action.
-            default_action=elbv2.ListenerAction.fixed_response(404)
-            if blue_green
-            else elbv2.ListenerAction.forward([self.target_group]),
+            default_action=fallback,
         )
         if blue_green:
             self.alternate_target_group = self._target_group("AlternateTargetGroup", props, vpc)
             # ECS shifts production traffic by rewriting this rule's weights, so it must
             # name both target groups: the primary at 100, the alternate at 0.
+            action = elbv2.ListenerAction.weighted_forward(
+                [
+                    elbv2.WeightedTargetGroup(target_group=self.target_group, weight=100),
+                    elbv2.WeightedTargetGroup(target_group=self.alternate_target_group, weight=0),
+                ]
+            )
+        else:
+            action = elbv2.ListenerAction.forward([self.target_group])
+        if origin is not None:
+            self.origin_verify_secret = self._origin_verify_secret(origin)
+            # A dynamic reference: CloudFormation resolves it at deploy time, so the value
+            # is in neither the template nor the CDK output.
+            secret_value = self.origin_verify_secret.secret_value.unsafe_unwrap()
+            condition = elbv2.ListenerCondition.http_header(origin.header_name, [secret_value])
+        else:
+            condition = elbv2.ListenerCondition.path_patterns(["/*"])
+        if blue_green or origin is not None:
             self.production_rule = elbv2.ApplicationListenerRule(
                 self,
                 "TrafficRule",
                 listener=self.https_listener,
                 priority=1,
-                conditions=[elbv2.ListenerCondition.path_patterns(["/*"])],
-                action=elbv2.ListenerAction.weighted_forward(
-                    [
-                        elbv2.WeightedTargetGroup(target_group=self.target_group, weight=100),
-                        elbv2.WeightedTargetGroup(
-                            target_group=self.alternate_target_group, weight=0
-                        ),
-                    ]
+                conditions=[condition],
+                action=action,
+            )
+        if origin is None:
+            elbv2.ApplicationListener(
+                self,
+                "HttpListener",
+                load_balancer=self.load_balancer,
+                port=80,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                open=False,
+                default_action=elbv2.ListenerAction.redirect(
+                    protocol="HTTPS", port="443", permanent=True
                 ),
             )
-        elbv2.ApplicationListener(
+
+    def _load_balancer_security_group(
+        self, props: ServiceProps, vpc: ec2.IVpc
+    ) -> ec2.SecurityGroup:
+        origin = props.cloudfront_origin
+        group = ec2.SecurityGroup(
             self,
-            "HttpListener",
-            load_balancer=self.load_balancer,
-            port=80,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            open=False,
-            default_action=elbv2.ListenerAction.redirect(
-                protocol="HTTPS", port="443", permanent=True
+            "LoadBalancerSecurityGroup",
+            vpc=vpc,
+            description="Internet-facing load balancer: HTTP and HTTPS from anywhere"
+            if origin is None
+            else "Load balancer: HTTPS from the CloudFront origin-facing prefix list only",
+            # Egress is added per target: the service's port, to the service's group.
+            allow_all_outbound=False,
+        )
+        if origin is None:
+            for port, description in ((443, "HTTPS"), (80, "HTTP, redirected to HTTPS")):
+                group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(port), description)
+            return group
+        # HTTPS only: viewers' HTTP is redirected by CloudFront, which reaches origins over
+        # HTTPS. One rule, because a prefix-list rule counts as the list's maximum entries
+        # (55) against the group's quota of 60 rules: a second one (port 80) would not fit.
+        group.add_ingress_rule(
+            ec2.Peer.prefix_list(self._cloudfront_prefix_list_id()),
+            ec2.Port.tcp(443),
+            "HTTPS from the CloudFront origin-facing prefix list",
+        )
+        return group
+
+    def _cloudfront_prefix_list_id(self) -> str:
+        """The id of CloudFront's origin-facing prefix list in this region, found by name
+        at deploy time (ids differ per region; a synth-time look-up cannot run offline)."""
+        call = cr.AwsSdkCall(
+            service="EC2",
+            action="describeManagedPrefixLists",
+            parameters={
+                "Filters": [
+                    {"Name": "prefix-list-name", "Values": [CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST]}
+                ]
+            },
+            physical_resource_id=cr.PhysicalResourceId.of(CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST),
+            output_paths=["PrefixLists.0.PrefixListId"],
+        )
+        lookup = cr.AwsCustomResource(
+            self,
+            "CloudFrontPrefixList",
+            on_create=call,
+            on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_sdk_calls(
+                resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE
             ),
+            install_latest_aws_sdk=False,
+        )
+        return lookup.get_response_field("PrefixLists.0.PrefixListId")
+
+    def _origin_verify_secret(self, origin: CloudFrontOrigin) -> secretsmanager.Secret:
+        return secretsmanager.Secret(
+            self,
+            "OriginVerifySecret",
+            description="Value of the header CloudFront adds to every request to this "
+            "service's load balancer; requests without it get 403",
+            encryption_key=self.key,
+            # Letters and digits only: ALB header conditions treat * and ? as wildcards.
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=48, exclude_punctuation=True, include_space=False
+            ),
+            # CloudFormation resolves the distribution's dynamic reference in its own region.
+            replica_regions=[secretsmanager.ReplicaRegion(region=origin.secret_replica_region)],
         )
 
     def _target_group(
@@ -511,12 +610,21 @@ class PlatformService(Construct):
             "Access logs describe this region's load balancer and expire after the configured "
             "retention; a cross-region replica adds cost without aiding recovery.",
         )
-        acknowledge(
-            self.load_balancer_security_group,
-            "AwsSolutions-EC23",
-            "An internet-facing load balancer must accept HTTP and HTTPS from any address; the "
-            "edge layer is to narrow this to CloudFront's origin-facing prefix list.",
-        )
+        if props.cloudfront_origin is None:
+            acknowledge(
+                self.load_balancer_security_group,
+                "AwsSolutions-EC23",
+                "Without a CloudFront origin (ServiceProps.cloudfront_origin) this load "
+                "balancer serves viewers directly and must accept HTTP and HTTPS from anywhere.",
+            )
+            acknowledge(
+                self.node.find_child("HttpListener"),
+                "NIST.800.53.R5-ELBv2ACMCertificateRequired",
+                "The plain HTTP listener serves nothing: its only action is a permanent "
+                "redirect to the HTTPS listener, which uses the ACM certificate.",
+            )
+        elif self.origin_verify_secret is not None:
+            self._acknowledge_origin_findings(self.origin_verify_secret)
         if not props.alb_deletion_protection:
             acknowledge(
                 self.load_balancer,
@@ -530,12 +638,6 @@ class PlatformService(Construct):
             "The web ACL belongs to the edge layer (CloudFront in front of this origin); a "
             "second regional WAF here would duplicate its rules for the same requests.",
         )
-        acknowledge(
-            self.node.find_child("HttpListener"),
-            "NIST.800.53.R5-ELBv2ACMCertificateRequired",
-            "The plain HTTP listener serves nothing: its only action is a permanent redirect "
-            "to the HTTPS listener, which uses the ACM certificate.",
-        )
         for alarm in self.deployment_alarms:
             acknowledge(
                 alarm,
@@ -543,6 +645,53 @@ class PlatformService(Construct):
                 "A deployment alarm: ECS watches it during each deployment and rolls back when "
                 "it fires (DeploymentConfiguration.Alarms), so it needs no alarm action.",
             )
+
+    def _acknowledge_origin_findings(self, secret: secretsmanager.Secret) -> None:
+        """Findings on the origin secret and on CDK's prefix-list look-up function."""
+        acknowledge(
+            secret,
+            ("AwsSolutions-SMG4", "NIST.800.53.R5-SecretsManagerRotationEnabled"),
+            "The origin secret is set by CloudFormation in two places at once (the "
+            "distribution's origin header and this listener rule); a scheduled rotation would "
+            "change it behind both and refuse all traffic until the next deployment.",
+        )
+        acknowledge(
+            self.node.find_child("CloudFrontPrefixList"),
+            ("AwsSolutions-IAM5[Resource::*]", "NIST.800.53.R5-IAMNoInlinePolicy"),
+            "CDK's policy for the prefix-list look-up: ec2:DescribeManagedPrefixLists has no "
+            "resource-level permissions, and the role serves this one read-only call.",
+        )
+        function = Stack.of(self).node.find_child(AWS_CUSTOM_RESOURCE_FUNCTION_ID)
+        acknowledge(
+            function,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]",
+            "CDK's AwsCustomResource function writes only its own logs through the AWS-managed "
+            "basic execution policy; its one call is the read-only prefix-list look-up.",
+        )
+        acknowledge(
+            function,
+            "NIST.800.53.R5-LambdaInsideVPC",
+            "The function only calls the EC2 API once per deployment to read a public AWS "
+            "prefix list id; it reaches nothing in the VPC, which may have no NAT.",
+        )
+        acknowledge(
+            function,
+            ("NIST.800.53.R5-LambdaConcurrency", "NIST.800.53.R5-LambdaDLQ"),
+            "CloudFormation invokes the look-up synchronously once per deployment and fails "
+            "the deployment on an error; neither reserved concurrency nor a queue adds anything.",
+        )
+        acknowledge(
+            function,
+            "NIST.800.53.R5-CloudWatchLogGroupEncrypted",
+            "The log group CDK creates for its AwsCustomResource function holds only the "
+            "DescribeManagedPrefixLists call and a public prefix-list id, no data or secrets.",
+        )
+
+
+#: Construct id of the function `custom_resources.AwsCustomResource` creates once per stack
+#: ("AWS" + the SingletonFunction uuid in aws-cdk-lib).
+AWS_CUSTOM_RESOURCE_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
 
 
 def _validate(props: ServiceProps) -> None:

@@ -36,4 +36,9 @@ class PlatformStack(Stack):
         """The zones named in config. The base class would ask AWS (a context look-up),
         which cannot run offline and writes placeholder zones (`dummy1a`) when it fails.
         """
+        if self.region != self.config.region:
+            raise ValueError(
+                f"{self.node.path} is in {self.region}; config names zones of "
+                f"{self.config.region} only"
+            )
         return list(self.config.network.availability_zones)

@@ -19,9 +19,10 @@ from constructs import Construct
 from config.models import EnvironmentConfig
 from l3_constructs.compliance import acknowledge
 from l3_constructs.database import PlatformDatabase
+from l3_constructs.limits import CLOUDFRONT_REGION
 from l3_constructs.migration import MigrationProps, PlatformMigration
 from l3_constructs.network import PlatformNetwork
-from l3_constructs.service import ImageSource, PlatformService, ServiceProps
+from l3_constructs.service import CloudFrontOrigin, ImageSource, PlatformService, ServiceProps
 from stacks.base import PlatformStack
 
 #: Image directories in config are relative to the repository root.
@@ -95,6 +96,11 @@ class ComputeStack(PlatformStack):
                 ecr_keep_images=c.ecr_keep_images,
                 alarm_5xx_threshold=c.deployment.alarm_5xx_threshold,
                 assign_public_ip=public,
+                # The Edge stack's distribution is the only way in.
+                cloudfront_origin=CloudFrontOrigin(
+                    header_name=config.edge.origin_verify_header,
+                    secret_replica_region=CLOUDFRONT_REGION,
+                ),
             ),
             vpc=network.vpc,
             load_balancer_subnets=network.public_subnets,
@@ -132,7 +138,13 @@ class ComputeStack(PlatformStack):
         database.allow_connections_from(self.service.security_group, "The API service")
         database.allow_connections_from(self.migration.security_group, "The migration task")
         self._redeploy_on_rotation(database)
-        CfnOutput(self, "ServiceUrl", value=self.service.url, description="The service's URL")
+        CfnOutput(
+            self,
+            "ServiceUrl",
+            value=self.service.url,
+            description="The origin's URL: answers 403 unless the request comes through "
+            "the Edge stack's CloudFront distribution",
+        )
 
     def _redeploy_on_rotation(self, database: PlatformDatabase) -> None:
         """ECS injects secrets only when a task starts: after each successful rotation of the

@@ -8,6 +8,7 @@ from constructs import Construct
 from config.models import EnvironmentConfig
 from stacks.compute_stack import ComputeStack
 from stacks.database_stack import DatabaseStack
+from stacks.edge_stack import EdgeStack
 from stacks.network_stack import NetworkStack
 
 
@@ -30,6 +31,8 @@ class PlatformStage(Stage):
             network=self.network.network,
             database=self.database.database,
         )
+        # In us-east-1; reads the origin secret from Compute across regions.
+        self.edge = EdgeStack(self, "Edge", config=config, service=self.compute.service)
         for key, value in config.tags.as_dict().items():
             Tags.of(self).add(key, value)
 

@@ -290,28 +290,106 @@ def test_load_balancer(synth: Synth, stage: str) -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_https_listener_and_http_redirect(synth: Synth, stage: str) -> None:
+def test_https_listener_serves_only_requests_with_the_origin_secret(
+    synth: Synth, stage: str
+) -> None:
+    config = synth.configs[stage]
     template = _t(synth, stage)
-    listeners = {
-        props(r)["Port"]: props(r)
-        for r in resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
-    }
-    assert set(listeners) == {80, 443}
-    https = listeners[443]
-    assert https["Protocol"] == "HTTPS"
-    assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2")
-    (certificate,) = https["Certificates"]
+    (listener,) = [
+        props(r) for r in resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
+    ]
+    # HTTPS only: CloudFront redirects viewers' HTTP and reaches the origin over HTTPS.
+    assert listener["Port"] == 443
+    assert listener["Protocol"] == "HTTPS"
+    assert listener["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2")
+    (certificate,) = listener["Certificates"]
     assert (
         ref_id(certificate["CertificateArn"])
         == _one(template, "AWS::CertificateManager::Certificate")[0]
     )
-    assert listeners[80]["Protocol"] == "HTTP"
-    assert listeners[80]["DefaultActions"] == [
+    # A direct hit (no secret header) gets 403.
+    assert listener["DefaultActions"] == [
         {
-            "RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"},
-            "Type": "redirect",
+            "FixedResponseConfig": {
+                "ContentType": "text/plain",
+                "MessageBody": "Forbidden",
+                "StatusCode": "403",
+            },
+            "Type": "fixed-response",
         }
     ]
+    _, rule = _one(template, "AWS::ElasticLoadBalancingV2::ListenerRule")
+    (condition,) = props(rule)["Conditions"]
+    secret_id, _ = _one(template, "AWS::SecretsManager::Secret")
+    assert condition == {
+        "Field": "http-header",
+        "HttpHeaderConfig": {
+            "HttpHeaderName": config.edge.origin_verify_header,
+            # A dynamic reference: the value is resolved at deploy time, never in the template.
+            "Values": [
+                {
+                    "Fn::Join": [
+                        "",
+                        ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"],
+                    ]
+                }
+            ],
+        },
+    }
+    (action,) = props(rule)["Actions"]
+    assert action["Type"] == "forward"
+    if "ForwardConfig" in action:  # blue/green: weights over both target groups
+        groups = [g["TargetGroupArn"] for g in action["ForwardConfig"]["TargetGroups"]]
+    else:
+        groups = [action["TargetGroupArn"]]
+    target_groups = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert {ref_id(g) for g in groups} == set(target_groups)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_origin_secret_is_generated_and_replicated_to_the_edge_region(
+    synth: Synth, stage: str
+) -> None:
+    _, secret = _one(_t(synth, stage), "AWS::SecretsManager::Secret")
+    p = props(secret)
+    assert p["GenerateSecretString"] == {
+        "ExcludePunctuation": True,
+        "IncludeSpace": False,
+        "PasswordLength": 48,
+    }
+    assert "SecretString" not in p
+    assert p["ReplicaRegions"] == [{"Region": "us-east-1"}]
+    assert "KmsKeyId" in p
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_load_balancer_admits_only_cloudfront(synth: Synth, stage: str) -> None:
+    template = _t(synth, stage)
+    group_id = next(
+        k
+        for k, r in resources(template, "AWS::EC2::SecurityGroup").items()
+        if "LoadBalancerSecurityGroup" in k
+    )
+    assert "SecurityGroupIngress" not in props(
+        resources(template, "AWS::EC2::SecurityGroup")[group_id]
+    )
+    ingress = [
+        props(r)
+        for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+        if props(r)["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    ]
+    (rule,) = ingress
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 443, 443)
+    # The prefix list's id is looked up by name at deploy time (ids differ per region).
+    lookup_id = ref_id(rule["SourcePrefixListId"])
+    lookup = props(template["Resources"][lookup_id])
+    assert template["Resources"][lookup_id]["Type"] == "Custom::AWS"
+    call = json.loads(lookup["Create"])
+    assert call["action"] == "describeManagedPrefixLists"
+    assert call["parameters"]["Filters"] == [
+        {"Name": "prefix-list-name", "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}
+    ]
+    assert rule["SourcePrefixListId"]["Fn::GetAtt"][1] == "PrefixLists.0.PrefixListId"
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
+from l3_constructs.limits import CLOUDFRONT_REGION
 from tests.conftest import NEW_STAGE, ROOT, SHIPPED_STAGES, Synth
 from tests.helpers import props
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
-STACKS = ("Network", "Database", "Compute")
+STACKS = ("Network", "Database", "Compute", "Edge")
+#: CloudFront takes certificates and web ACLs only from us-east-1.
+REGIONAL_EXCEPTIONS = {"Edge": CLOUDFRONT_REGION}
 
 
 def test_one_stage_per_config_file_with_every_stack(synth: Synth) -> None:
@@ -27,7 +30,8 @@ def test_stack_name_environment_and_termination_protection(
     config = synth.configs[stage]
     artifact = synth.artifacts[(stage, stack)]
     assert artifact["stackName"] == f"{stage}-{stack}"
-    assert artifact["environment"] == f"aws://{config.account}/{config.region}"
+    region = REGIONAL_EXCEPTIONS.get(stack, config.region)
+    assert artifact["environment"] == f"aws://{config.account}/{region}"
     assert artifact.get("terminationProtection", False) is config.termination_protection
 
 

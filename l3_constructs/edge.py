@@ -1,0 +1,685 @@
+"""PlatformEdge: CloudFront in front of an HTTPS origin (the service's load balancer) and a
+private S3 bucket of static assets, guarded by a CloudFront-scope WAF web ACL, with its own
+certificate and Route 53 alias records.
+
+Must live in a stack in us-east-1 (`CLOUDFRONT_REGION`): CloudFront takes certificates and
+CloudFront-scope web ACLs only from there. Knows nothing of environments: every choice
+arrives in `EdgeProps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any, Literal
+
+from aws_cdk import ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, SecretValue, Stack
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct, IConstruct
+
+from l3_constructs.compliance import acknowledge
+from l3_constructs.limits import CLOUDFRONT_REGION
+from l3_constructs.retention import retention_days
+from l3_constructs.shared import allow_cloudwatch_logs, expiring_log_bucket
+
+#: Seconds in a year: the longest TTL CloudFront cache policies are commonly given.
+ONE_YEAR = 31_536_000
+
+
+@dataclass(frozen=True)
+class CacheTtl:
+    """TTLs of a cache policy (seconds); min <= default <= max."""
+
+    min_seconds: int
+    default_seconds: int
+    max_seconds: int
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    """A custom error response: how long CloudFront caches an origin's `http_status`, and
+    optionally the page (a static path, so it never comes from the failing origin) and status
+    it answers with instead."""
+
+    http_status: int
+    ttl_seconds: int
+    response_http_status: int | None = None
+    response_page_path: str | None = None
+
+
+@dataclass(frozen=True)
+class SecurityHeaders:
+    """The response headers policy's security headers (applied to every behaviour)."""
+
+    hsts_max_age_seconds: int = 63_072_000
+    hsts_include_subdomains: bool = True
+    hsts_preload: bool = False
+    frame_options: Literal["DENY", "SAMEORIGIN"] = "DENY"
+    referrer_policy: Literal[
+        "no-referrer",
+        "no-referrer-when-downgrade",
+        "origin",
+        "origin-when-cross-origin",
+        "same-origin",
+        "strict-origin",
+        "strict-origin-when-cross-origin",
+        "unsafe-url",
+    ] = "strict-origin-when-cross-origin"
+    #: None: no Content-Security-Policy header.
+    content_security_policy: str | None = None
+
+
+@dataclass(frozen=True)
+class GeoMatch:
+    """`block`: refuse requests from `countries`; `allow`: refuse requests from anywhere else.
+    Countries are ISO 3166-1 alpha-2 codes."""
+
+    mode: Literal["block", "allow"]
+    countries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WafProps:
+    #: Requests per 5 minutes from one IP address above which the address is blocked.
+    rate_limit: int = 2000
+    #: Rules of AWSManagedRulesCommonRuleSet switched to count (e.g. SizeRestrictions_BODY
+    #: for an API taking bodies over 8 KB).
+    common_rules_count_only: tuple[str, ...] = ()
+    geo: GeoMatch | None = None
+    log_retention_days: int = 90
+
+
+@dataclass(frozen=True)
+class EdgeProps:
+    #: Viewer-facing names (aliases), e.g. ("app.example.com", "api.example.com"), all in the
+    #: hosted zone below; the certificate covers all of them.
+    domain_names: tuple[str, ...]
+    hosted_zone_id: str
+    zone_name: str
+    #: The origin's HTTPS name: the name on the load balancer's certificate.
+    origin_domain_name: str
+    #: Header CloudFront adds to every origin request, holding the origin secret.
+    origin_verify_header_name: str = "X-Origin-Verify"
+    price_class: Literal["100", "200", "all"] = "200"
+    #: Path patterns served from the static bucket (first one e.g. "/_next/static/*").
+    static_paths: tuple[str, ...] = ("/_next/static/*",)
+    static_ttl: CacheTtl = field(default_factory=lambda: CacheTtl(ONE_YEAR, ONE_YEAR, ONE_YEAR))
+    #: Path pattern of the API: never cached, every method, viewer headers forwarded.
+    api_path: str = "/api/*"
+    #: Viewer headers the API receives; None: all of them except Host.
+    api_forwarded_headers: tuple[str, ...] | None = None
+    #: Cache key of the default behaviour (`/*` -> origin): these headers and cookies, and
+    #: every query string.
+    default_cache_headers: tuple[str, ...] = ()
+    default_cache_cookies: tuple[str, ...] = ()
+    default_ttl: CacheTtl = field(default_factory=lambda: CacheTtl(0, 0, ONE_YEAR))
+    security_headers: SecurityHeaders = field(default_factory=SecurityHeaders)
+    #: CloudFront standard logging (v2): to an S3 bucket or a CloudWatch log group.
+    access_log_destination: Literal["s3", "cloudwatch"] = "s3"
+    access_log_retention_days: int = 90
+    error_responses: tuple[ErrorResponse, ...] = ()
+    #: retain: the static bucket outlives the stack; destroy: it is emptied and deleted.
+    static_bucket_removal: Literal["retain", "destroy"] = "retain"
+    static_noncurrent_version_days: int = 30
+    waf: WafProps = field(default_factory=WafProps)
+
+
+_PRICE_CLASSES = {
+    "100": cloudfront.PriceClass.PRICE_CLASS_100,
+    "200": cloudfront.PriceClass.PRICE_CLASS_200,
+    "all": cloudfront.PriceClass.PRICE_CLASS_ALL,
+}
+#: The service principal of CloudWatch Logs vended-log delivery (standard logging v2).
+_LOG_DELIVERY = "delivery.logs.amazonaws.com"
+_Statement = wafv2.CfnWebACL.StatementProperty
+#: A web ACL rule before its priority: name, statement, and whether it blocks on its own
+#: (False: a managed rule group, whose rules keep their actions).
+_Rule = tuple[str, _Statement, bool]
+
+
+class PlatformEdge(Construct):
+    """CloudFront at `url` (https:// + the first domain name) in front of the HTTPS origin
+    `origin_domain_name` and a private static bucket, behind a CloudFront-scope web ACL.
+
+    Exposes `distribution`, `static_bucket` (server access logs in `static_log_bucket`),
+    `certificate`, `web_acl` (a CfnWebACL) and its `waf_log_group`, `key` (the log groups' KMS
+    key), `access_log_bucket` or `access_log_group` (whichever `access_log_destination` names;
+    the other is None), `response_headers_policy` and `url`.
+
+    `origin_verify_secret_arn` is the ARN of a secret in another region, replicated (same name)
+    into us-east-1; only a dynamic reference to the replica reaches the template.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        props: EdgeProps,
+        origin_verify_secret_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        _validate(props)
+        stack = Stack.of(self)
+        if stack.region != CLOUDFRONT_REGION:
+            raise ValueError(
+                f"PlatformEdge needs a stack in {CLOUDFRONT_REGION}, not {stack.region}"
+            )
+        self.url = f"https://{props.domain_names[0]}"
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts the CloudFront access and WAF logs of {stack.stack_name}",
+            enable_key_rotation=True,
+            # The retained log groups stay readable only while the key exists.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        allow_cloudwatch_logs(self.key, "AllowCloudWatchLogsForEdgeLogGroups")
+        self._add_web_acl(props.waf)
+        self._add_static_bucket(props)
+        self.response_headers_policy = self._response_headers_policy(props.security_headers)
+        zone = route53.HostedZone.from_hosted_zone_attributes(
+            self, "HostedZone", hosted_zone_id=props.hosted_zone_id, zone_name=props.zone_name
+        )
+        self.certificate = acm.Certificate(
+            self,
+            "Certificate",
+            domain_name=props.domain_names[0],
+            subject_alternative_names=list(props.domain_names[1:]) or None,
+            validation=acm.CertificateValidation.from_dns(zone),
+        )
+        self._add_distribution(props, origin_verify_secret_arn)
+        target = route53.RecordTarget.from_alias(
+            route53_targets.CloudFrontTarget(self.distribution)
+        )
+        # Ids from the names, not positions: reordering domain_names must not move records.
+        for name in props.domain_names:
+            route53.ARecord(self, f"A-{name}", zone=zone, record_name=name, target=target)
+            route53.AaaaRecord(self, f"AAAA-{name}", zone=zone, record_name=name, target=target)
+        self._add_access_logs(props)
+        self._acknowledge_findings(props)
+
+    def _add_web_acl(self, waf: WafProps) -> None:
+        rules: list[_Rule] = []
+        if waf.geo is not None:
+            geo = _Statement(
+                geo_match_statement=wafv2.CfnWebACL.GeoMatchStatementProperty(
+                    country_codes=list(waf.geo.countries)
+                )
+            )
+            if waf.geo.mode == "allow":
+                geo = _Statement(not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=geo))
+            rules.append((f"Geo{waf.geo.mode.title()}List", geo, True))
+        rate = wafv2.CfnWebACL.RateBasedStatementProperty(
+            limit=waf.rate_limit, evaluation_window_sec=300, aggregate_key_type="IP"
+        )
+        rules += [
+            _managed("AWSManagedRulesAmazonIpReputationList"),
+            ("RateLimitPerIp", _Statement(rate_based_statement=rate), True),
+            _managed("AWSManagedRulesCommonRuleSet", count_only=waf.common_rules_count_only),
+            _managed("AWSManagedRulesKnownBadInputsRuleSet"),
+        ]
+        self.web_acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="CLOUDFRONT",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility("WebAcl"),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name=name,
+                    priority=priority,
+                    statement=statement,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}) if blocks else None,
+                    override_action=None
+                    if blocks
+                    else wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                    visibility_config=_visibility(name),
+                )
+                for priority, (name, statement, blocks) in enumerate(rules)
+            ],
+        )
+        self.waf_log_group = logs.LogGroup(
+            self,
+            "WafLogGroup",
+            # WAF delivers only to log groups named aws-waf-logs-*; the stack name and this
+            # construct's id keep the name unique in the account's us-east-1.
+            log_group_name=f"aws-waf-logs-{Stack.of(self).stack_name}-{self.node.id}",
+            encryption_key=self.key,
+            retention=retention_days(waf.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        wafv2.CfnLoggingConfiguration(
+            self,
+            "WafLogging",
+            resource_arn=self.web_acl.attr_arn,
+            # WAF refuses the `:*` form that the log group's Arn attribute carries.
+            log_destination_configs=[_log_group_arn(self.waf_log_group)],
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": name})
+                for name in ("authorization", "cookie")
+            ],
+        )
+
+    def _add_static_bucket(self, props: EdgeProps) -> None:
+        self.static_log_bucket = expiring_log_bucket(
+            self,
+            "StaticLogBucket",
+            retention_days=props.access_log_retention_days,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        destroy = props.static_bucket_removal == "destroy"
+        self.static_bucket = s3.Bucket(
+            self,
+            "StaticBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(
+                        props.static_noncurrent_version_days
+                    ),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            server_access_logs_bucket=self.static_log_bucket,
+            removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
+            auto_delete_objects=destroy,
+        )
+
+    def _response_headers_policy(
+        self, headers: SecurityHeaders
+    ) -> cloudfront.ResponseHeadersPolicy:
+        csp = headers.content_security_policy
+        referrer_policy = headers.referrer_policy.upper().replace("-", "_")
+        return cloudfront.ResponseHeadersPolicy(
+            self,
+            "ResponseHeadersPolicy",
+            comment=f"Security headers of {self.node.path}"[:128],
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.seconds(headers.hsts_max_age_seconds),
+                    include_subdomains=headers.hsts_include_subdomains,
+                    preload=headers.hsts_preload,
+                    override=True,
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption[headers.frame_options], override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy[referrer_policy], override=True
+                ),
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=csp, override=True
+                )
+                if csp
+                else None,
+            ),
+        )
+
+    def _add_distribution(self, props: EdgeProps, origin_verify_secret_arn: str) -> None:
+        def behavior(
+            origin: cloudfront.IOrigin,
+            cache_policy: cloudfront.ICachePolicy,
+            request_policy: cloudfront.IOriginRequestPolicy | None = None,
+            methods: cloudfront.AllowedMethods = cloudfront.AllowedMethods.ALLOW_ALL,
+        ) -> cloudfront.BehaviorOptions:
+            # Compression on and GET/HEAD cached are the defaults.
+            return cloudfront.BehaviorOptions(
+                origin=origin,
+                cache_policy=cache_policy,
+                origin_request_policy=request_policy,
+                allowed_methods=methods,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                response_headers_policy=self.response_headers_policy,
+            )
+
+        app_origin = origins.HttpOrigin(
+            props.origin_domain_name,
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+            origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            custom_headers={
+                props.origin_verify_header_name: _origin_verify_value(origin_verify_secret_arn)
+            },
+        )
+        # One behaviour object (one origin) for every static path: the distribution binds the
+        # origin, and creates its origin access control, once.
+        static = behavior(
+            origins.S3BucketOrigin.with_origin_access_control(self.static_bucket),
+            self._cache_policy("StaticCachePolicy", "Static: path only", props.static_ttl),
+            methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+        )
+        behaviors = dict.fromkeys(props.static_paths, static)
+        behaviors[props.api_path] = behavior(app_origin, *self._api_policies(props))
+        # Every method: Next.js server actions and form posts go to page paths. Only the cache
+        # key is narrow: the app still gets every viewer header (but Host, which must stay the
+        # origin's name for TLS), cookie and query string.
+        default = behavior(
+            app_origin,
+            self._cache_policy(
+                "DefaultCachePolicy",
+                "Pages: chosen headers and cookies, all query strings",
+                props.default_ttl,
+                headers=props.default_cache_headers,
+                cookies=props.default_cache_cookies,
+                all_query_strings=True,
+            ),
+            cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment=f"{props.domain_names[0]} ({self.node.path})"[:128],
+            default_behavior=default,
+            additional_behaviors=behaviors,
+            domain_names=list(props.domain_names),
+            certificate=self.certificate,
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            enable_ipv6=True,
+            price_class=_PRICE_CLASSES[props.price_class],
+            error_responses=[
+                cloudfront.ErrorResponse(
+                    http_status=error.http_status,
+                    ttl=Duration.seconds(error.ttl_seconds),
+                    response_http_status=error.response_http_status,
+                    response_page_path=error.response_page_path,
+                )
+                for error in props.error_responses
+            ],
+            web_acl_id=self.web_acl.attr_arn,
+        )
+
+    def _cache_policy(
+        self,
+        construct_id: str,
+        comment: str,
+        ttl: CacheTtl,
+        *,
+        headers: Sequence[str] = (),
+        cookies: Sequence[str] = (),
+        all_cookies: bool = False,
+        all_query_strings: bool = False,
+    ) -> cloudfront.CachePolicy:
+        return cloudfront.CachePolicy(
+            self,
+            construct_id,
+            comment=comment,
+            min_ttl=Duration.seconds(ttl.min_seconds),
+            default_ttl=Duration.seconds(ttl.default_seconds),
+            max_ttl=Duration.seconds(ttl.max_seconds),
+            enable_accept_encoding_gzip=True,
+            enable_accept_encoding_brotli=True,
+            header_behavior=_listed(cloudfront.CacheHeaderBehavior, headers),
+            cookie_behavior=cloudfront.CacheCookieBehavior.all()
+            if all_cookies
+            else _listed(cloudfront.CacheCookieBehavior, cookies),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.all()
+            if all_query_strings
+            else cloudfront.CacheQueryStringBehavior.none(),
+        )
+
+    def _api_policies(
+        self, props: EdgeProps
+    ) -> tuple[cloudfront.ICachePolicy, cloudfront.IOriginRequestPolicy]:
+        headers = props.api_forwarded_headers
+        if headers is None:  # every viewer header but Host, Authorization included
+            return (
+                cloudfront.CachePolicy.CACHING_DISABLED,
+                cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+            )
+        # CloudFront refuses an origin request policy that lists Authorization: a listed
+        # Authorization reaches the origin only through the cache key, and a cache policy with
+        # every TTL 0 may have no key. So max TTL 1 s, default 0, keyed on Authorization, all
+        # cookies and query strings: nothing is cached unless the API sends Cache-Control
+        # max-age, and then for a second per credential at most.
+        keyed = [h for h in headers if h.lower() == "authorization"]
+        cache_policy: cloudfront.ICachePolicy = (
+            self._cache_policy(
+                "ApiCachePolicy",
+                "API: cached only if the origin asks, for 1 s, per Authorization",
+                CacheTtl(0, 0, 1),
+                headers=keyed,
+                all_cookies=True,
+                all_query_strings=True,
+            )
+            if keyed
+            else cloudfront.CachePolicy.CACHING_DISABLED
+        )
+        request_policy = cloudfront.OriginRequestPolicy(
+            self,
+            "ApiOriginRequestPolicy",
+            comment="API: the listed viewer headers, all cookies and query strings",
+            header_behavior=_listed(
+                cloudfront.OriginRequestHeaderBehavior, [h for h in headers if h not in keyed]
+            ),
+            cookie_behavior=cloudfront.OriginRequestCookieBehavior.all(),
+            query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.all(),
+        )
+        return cache_policy, request_policy
+
+    def _add_access_logs(self, props: EdgeProps) -> None:
+        """Standard logging v2 (a vended-log delivery), not the legacy Logging property, which
+        needs an ACL-enabled bucket."""
+        stack = Stack.of(self)
+        kind = props.access_log_destination
+        sources = stack.format_arn(
+            service="logs",
+            resource="delivery-source",
+            resource_name="*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+        def grant(actions: list[str], resource: str, **equals: str) -> iam.PolicyStatement:
+            return iam.PolicyStatement(
+                sid="AllowCloudFrontLogDelivery",
+                principals=[iam.ServicePrincipal(_LOG_DELIVERY)],
+                actions=actions,
+                resources=[resource],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account, **equals},
+                    "ArnLike": {"aws:SourceArn": sources},
+                },
+            )
+
+        self.access_log_bucket: s3.Bucket | None = None
+        self.access_log_group: logs.LogGroup | None = None
+        permission: IConstruct | None
+        if kind == "s3":
+            bucket = self.access_log_bucket = expiring_log_bucket(
+                self,
+                "AccessLogBucket",
+                retention_days=props.access_log_retention_days,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            acl = {"s3:x-amz-acl": "bucket-owner-full-control"}
+            bucket.add_to_resource_policy(
+                grant(["s3:PutObject"], bucket.arn_for_objects("*"), **acl)
+            )
+            permission, destination_arn = bucket.policy, bucket.bucket_arn
+        else:
+            group = self.access_log_group = logs.LogGroup(
+                self,
+                "AccessLogGroup",
+                encryption_key=self.key,
+                retention=retention_days(props.access_log_retention_days),
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            streams = _log_group_arn(group, ":log-stream:*")
+            permission = logs.ResourcePolicy(
+                self,
+                "AccessLogDeliveryPolicy",
+                policy_statements=[grant(["logs:CreateLogStream", "logs:PutLogEvents"], streams)],
+            )
+            destination_arn = _log_group_arn(group)
+
+        # Names are unique per account and region; the destination's carries its kind, so
+        # switching kinds creates the new one before the old one is deleted.
+        name = Names.unique_resource_name(self, max_length=48, separator="-")
+        source = logs.CfnDeliverySource(
+            self,
+            "AccessLogSource",
+            name=f"{name}-source",
+            resource_arn=self.distribution.distribution_arn,
+            log_type="ACCESS_LOGS",
+        )
+        destination = logs.CfnDeliveryDestination(
+            self,
+            f"AccessLogDestination{kind.title()}",
+            name=f"{name}-{kind}",
+            destination_resource_arn=destination_arn,
+        )
+        delivery = logs.CfnDelivery(
+            self,
+            "AccessLogDelivery",
+            delivery_source_name=source.name,
+            delivery_destination_arn=destination.attr_arn,
+        )
+        # Creating the delivery checks that the destination's policy admits the log service.
+        delivery.node.add_dependency(source, *([permission] if permission else []))
+
+    def _acknowledge_findings(self, props: EdgeProps) -> None:
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR3",
+            "Access logs use CloudFront standard logging v2 (a CloudWatch Logs vended-log "
+            "delivery to this construct's bucket or log group); CFR3 only sees the legacy "
+            "Logging property, which needs an ACL-enabled bucket.",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR1",
+            "Country filtering is the web ACL's geo rule (logged and counted in WAF), set per "
+            "environment in WafProps.geo, not CloudFront's geo restriction"
+            + ("." if props.waf.geo else "; this environment serves every country."),
+        )
+        acknowledge(
+            self.static_bucket,
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            "Public static assets on SSE-S3: reading SSE-KMS objects through origin access "
+            "control needs a key policy per distribution and a KMS call on every cache miss, "
+            "for content that is public by design.",
+        )
+        acknowledge(
+            self.static_bucket,
+            "NIST.800.53.R5-S3BucketReplicationEnabled",
+            "The static assets are build output that every deployment uploads again; a "
+            "cross-region replica would hold nothing a redeployment cannot restore.",
+        )
+        log_buckets = [self.static_log_bucket]
+        if self.access_log_bucket is not None:
+            log_buckets.append(self.access_log_bucket)
+            acknowledge(
+                self.access_log_bucket,
+                ("AwsSolutions-S1", "NIST.800.53.R5-S3BucketLoggingEnabled"),
+                "This bucket only receives CloudFront's access logs, which are themselves access "
+                "logs; logging access to it would need a further log bucket with the same gap.",
+            )
+        for bucket in log_buckets:
+            acknowledge(
+                bucket,
+                "NIST.800.53.R5-S3DefaultEncryptionKMS",
+                "A log bucket on SSE-S3: S3 server access logging delivers only to SSE-S3 "
+                "buckets, and vended-log delivery to SSE-KMS would need the key opened to the "
+                "delivery service; the logs hold request metadata, no content.",
+            )
+            acknowledge(
+                bucket,
+                "NIST.800.53.R5-S3BucketReplicationEnabled",
+                "Access logs expire after the configured retention and describe a global "
+                "distribution; a cross-region replica adds cost without aiding recovery.",
+            )
+
+
+def _validate(props: EdgeProps) -> None:
+    if not props.domain_names or not props.static_paths:
+        raise ValueError("domain_names and static_paths need at least one entry each")
+    if props.api_path in props.static_paths:
+        raise ValueError(f"api_path {props.api_path!r} is also a static path")
+    for name, ttl in (("static_ttl", props.static_ttl), ("default_ttl", props.default_ttl)):
+        # CloudFront refuses a cache key or compression on a policy whose TTLs are all 0.
+        if (
+            not 0 <= ttl.min_seconds <= ttl.default_seconds <= ttl.max_seconds
+            or not ttl.max_seconds
+        ):
+            raise ValueError(f"{name} must satisfy 0 <= min <= default <= max, max > 0")
+    # CloudFront sets Accept-Encoding itself (the gzip/brotli switches) and refuses policies
+    # that list it.
+    if any(
+        h.lower() == "accept-encoding"
+        for h in (*props.default_cache_headers, *(props.api_forwarded_headers or ()))
+    ):
+        raise ValueError(
+            "default_cache_headers and api_forwarded_headers may not list Accept-Encoding"
+        )
+    for error in props.error_responses:
+        page = error.response_page_path
+        if (page is None) != (error.response_http_status is None):
+            raise ValueError(
+                "an error response sets response_page_path and response_http_status together"
+            )
+        # The error page must not come from the origin that is failing.
+        if page is not None and not any(fnmatchcase(page, path) for path in props.static_paths):
+            raise ValueError(f"error page {page!r} is not under a static path {props.static_paths}")
+
+
+def _listed(behavior: Any, names: Sequence[str]) -> Any:
+    """`behavior.allow_list(*names)`, or `behavior.none()` for no names (cache and origin
+    request header and cookie behaviours alike)."""
+    return behavior.allow_list(*names) if names else behavior.none()
+
+
+def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
+    )
+
+
+def _managed(name: str, *, count_only: tuple[str, ...] = ()) -> _Rule:
+    """A rule running the AWS managed rule group `name`, its rules `count_only` set to count."""
+    overrides = [
+        wafv2.CfnWebACL.RuleActionOverrideProperty(
+            name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+        )
+        for rule in count_only
+    ]
+    group = wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+        vendor_name="AWS", name=name, rule_action_overrides=overrides or None
+    )
+    return name, _Statement(managed_rule_group_statement=group), False
+
+
+def _log_group_arn(group: logs.ILogGroup, suffix: str = "") -> str:
+    """The log group's ARN without the `:*` its Arn attribute ends in, plus `suffix`."""
+    return Stack.of(group).format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name=f"{group.log_group_name}{suffix}",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def _origin_verify_value(secret_arn: str) -> str:
+    """A dynamic reference to the us-east-1 replica of `secret_arn`: CloudFormation resolves
+    Secrets Manager references only in the stack's own region, and a replica keeps the
+    primary's name and suffix (the ARN's 7th field)."""
+    # Fn::Split refuses Fn::GetStackOutput (what a cross-region token becomes; cfn-lint
+    # E1022) but takes Fn::Sub, which takes Fn::GetStackOutput.
+    name = Fn.select(6, Fn.split(":", Fn.sub("${Arn}", {"Arn": secret_arn})))
+    replica_arn = f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:{name}"
+    return SecretValue.secrets_manager(replica_arn).unsafe_unwrap()

@@ -31,6 +31,8 @@ from l3_constructs.limits import (
     ENGINE_FULL_VERSIONS,
     LOG_RETENTION_DAYS,
     MYSQL_NO_PERFORMANCE_INSIGHTS,
+    ONE_YEAR_SECONDS,
+    ReferrerPolicy,
 )
 
 # --------------------------------------------------------------------------- primitives
@@ -569,8 +571,7 @@ _CLOUDFRONT_RESERVED_HEADERS = frozenset(
         "X-Forwarded-Proto", "X-Real-IP",
     )
 )  # fmt: skip
-OneYear = 31_536_000
-TtlSeconds = Annotated[StrictInt, Field(ge=0, le=OneYear * 100)]
+TtlSeconds = Annotated[StrictInt, Field(ge=0, le=ONE_YEAR_SECONDS * 100)]
 HeaderName = Annotated[StrictStr, _pattern(_HEADER_RE, "an HTTP header name")]
 
 
@@ -626,7 +627,9 @@ class StaticAssets(_Model):
     ] = Field(("/_next/static/*",), description="Path patterns served from the bucket.")
     cache: CacheTtl = Field(
         default_factory=lambda: CacheTtl(
-            min_seconds=OneYear, default_seconds=OneYear, max_seconds=OneYear
+            min_seconds=ONE_YEAR_SECONDS,
+            default_seconds=ONE_YEAR_SECONDS,
+            max_seconds=ONE_YEAR_SECONDS,
         ),
         description="Content-hashed files: cached a year.",
     )
@@ -666,7 +669,9 @@ class DefaultBehaviour(_Model):
         _unique(),
     ] = Field((), description="Cookies in the cache key.")
     cache: CacheTtl = Field(
-        default_factory=lambda: CacheTtl(min_seconds=0, default_seconds=0, max_seconds=OneYear),
+        default_factory=lambda: CacheTtl(
+            min_seconds=0, default_seconds=0, max_seconds=ONE_YEAR_SECONDS
+        ),
         description="Default TTL 0: only what the origin marks cacheable is cached.",
     )
 
@@ -674,22 +679,15 @@ class DefaultBehaviour(_Model):
 class SecurityHeaders(_Model):
     """Security headers added to every response (overriding the origin's)."""
 
-    hsts_max_age_seconds: Annotated[StrictInt, Field(ge=0, le=OneYear * 2)] = Field(
+    hsts_max_age_seconds: Annotated[StrictInt, Field(ge=0, le=ONE_YEAR_SECONDS * 2)] = Field(
         63_072_000, description="Strict-Transport-Security max-age."
     )
     hsts_include_subdomains: StrictBool = Field(True, description="HSTS includeSubDomains.")
     hsts_preload: StrictBool = Field(False, description="HSTS preload (needs 1 year or more).")
     frame_options: Literal["DENY", "SAMEORIGIN"] = Field("DENY", description="X-Frame-Options.")
-    referrer_policy: Literal[
-        "no-referrer",
-        "no-referrer-when-downgrade",
-        "origin",
-        "origin-when-cross-origin",
-        "same-origin",
-        "strict-origin",
-        "strict-origin-when-cross-origin",
-        "unsafe-url",
-    ] = Field("strict-origin-when-cross-origin", description="Referrer-Policy.")
+    referrer_policy: ReferrerPolicy = Field(
+        "strict-origin-when-cross-origin", description="Referrer-Policy."
+    )
     content_security_policy: (
         Annotated[StrictStr, Field(min_length=1, max_length=1783, pattern=r"^[\x20-\x7e]+$")] | None
     ) = Field(None, description="Content-Security-Policy; null sends none.")
@@ -697,7 +695,7 @@ class SecurityHeaders(_Model):
     @model_validator(mode="after")
     def _check(self) -> SecurityHeaders:
         if self.hsts_preload and not (
-            self.hsts_include_subdomains and self.hsts_max_age_seconds >= OneYear
+            self.hsts_include_subdomains and self.hsts_max_age_seconds >= ONE_YEAR_SECONDS
         ):
             raise FieldError(
                 "hsts_preload",

@@ -28,12 +28,9 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct, IConstruct
 
 from l3_constructs.compliance import acknowledge
-from l3_constructs.limits import CLOUDFRONT_REGION
+from l3_constructs.limits import CLOUDFRONT_REGION, ONE_YEAR_SECONDS, ReferrerPolicy
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import allow_cloudwatch_logs, expiring_log_bucket
-
-#: Seconds in a year: the longest TTL CloudFront cache policies are commonly given.
-ONE_YEAR = 31_536_000
 
 
 @dataclass(frozen=True)
@@ -65,16 +62,7 @@ class SecurityHeaders:
     hsts_include_subdomains: bool = True
     hsts_preload: bool = False
     frame_options: Literal["DENY", "SAMEORIGIN"] = "DENY"
-    referrer_policy: Literal[
-        "no-referrer",
-        "no-referrer-when-downgrade",
-        "origin",
-        "origin-when-cross-origin",
-        "same-origin",
-        "strict-origin",
-        "strict-origin-when-cross-origin",
-        "unsafe-url",
-    ] = "strict-origin-when-cross-origin"
+    referrer_policy: ReferrerPolicy = "strict-origin-when-cross-origin"
     #: None: no Content-Security-Policy header.
     content_security_policy: str | None = None
 
@@ -113,7 +101,9 @@ class EdgeProps:
     price_class: Literal["100", "200", "all"] = "200"
     #: Path patterns served from the static bucket (first one e.g. "/_next/static/*").
     static_paths: tuple[str, ...] = ("/_next/static/*",)
-    static_ttl: CacheTtl = field(default_factory=lambda: CacheTtl(ONE_YEAR, ONE_YEAR, ONE_YEAR))
+    static_ttl: CacheTtl = field(
+        default_factory=lambda: CacheTtl(ONE_YEAR_SECONDS, ONE_YEAR_SECONDS, ONE_YEAR_SECONDS)
+    )
     #: Path pattern of the API: never cached, every method, viewer headers forwarded.
     api_path: str = "/api/*"
     #: Viewer headers the API receives; None: all of them except Host.
@@ -122,7 +112,7 @@ class EdgeProps:
     #: every query string.
     default_cache_headers: tuple[str, ...] = ()
     default_cache_cookies: tuple[str, ...] = ()
-    default_ttl: CacheTtl = field(default_factory=lambda: CacheTtl(0, 0, ONE_YEAR))
+    default_ttl: CacheTtl = field(default_factory=lambda: CacheTtl(0, 0, ONE_YEAR_SECONDS))
     security_headers: SecurityHeaders = field(default_factory=SecurityHeaders)
     #: CloudFront standard logging (v2): to an S3 bucket or a CloudWatch log group.
     access_log_destination: Literal["s3", "cloudwatch"] = "s3"

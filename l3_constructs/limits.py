@@ -39,3 +39,18 @@ LOG_RETENTION_DAYS = (
 #: CloudFront takes certificates and CLOUDFRONT-scope web ACLs only from this region: the
 #: Edge stack of every environment lives here.
 CLOUDFRONT_REGION = "us-east-1"
+
+#: Referrer-Policy values CloudFront response headers policies accept.
+ReferrerPolicy = Literal[
+    "no-referrer",
+    "no-referrer-when-downgrade",
+    "origin",
+    "origin-when-cross-origin",
+    "same-origin",
+    "strict-origin",
+    "strict-origin-when-cross-origin",
+    "unsafe-url",
+]
+
+#: Seconds in a (365-day) year: the longest TTL the shipped cache policies use.
+ONE_YEAR_SECONDS = 31_536_000

@@ -447,7 +447,11 @@ class PlatformService(Construct):
                 password_length=48, exclude_punctuation=True, include_space=False
             ),
             # CloudFormation resolves the distribution's dynamic reference in its own region.
-            replica_regions=[secretsmanager.ReplicaRegion(region=origin.secret_replica_region)],
+            replica_regions=[
+                secretsmanager.ReplicaRegion(region=region)
+                for region in replica_regions(origin, Stack.of(self).region)
+            ]
+            or None,
         )
 
     def _target_group(
@@ -692,6 +696,12 @@ class PlatformService(Construct):
 #: Construct id of the function `custom_resources.AwsCustomResource` creates once per stack
 #: ("AWS" + the SingletonFunction uuid in aws-cdk-lib).
 AWS_CUSTOM_RESOURCE_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+
+
+def replica_regions(origin: CloudFrontOrigin, region: str) -> list[str]:
+    """Where the origin secret needs a replica: the distribution's region, unless the service
+    is there already (Secrets Manager refuses a replica in the primary's region)."""
+    return [] if origin.secret_replica_region == region else [origin.secret_replica_region]
 
 
 def _validate(props: ServiceProps) -> None:

@@ -10,7 +10,13 @@ import pytest
 from aws_cdk import App, Environment, Stack, assertions
 from aws_cdk import aws_ec2 as ec2
 
-from l3_constructs.service import ImageSource, PlatformService, ServiceProps
+from l3_constructs.service import (
+    CloudFrontOrigin,
+    ImageSource,
+    PlatformService,
+    ServiceProps,
+    replica_regions,
+)
 from tests.conftest import Synth, cdk_json_context
 from tests.helpers import props, ref_id, resources
 
@@ -68,3 +74,10 @@ def test_open_to_the_internet_with_no_origin_secret(template: dict[str, Any]) ->
     assert ingress == {("0.0.0.0/0", 443), ("0.0.0.0/0", 80)}
     assert resources(template, "AWS::SecretsManager::Secret") == {}
     assert resources(template, "Custom::AWS") == {}
+
+
+def test_origin_secret_is_replicated_only_to_another_region() -> None:
+    origin = CloudFrontOrigin(header_name="X-Origin-Verify", secret_replica_region="us-east-1")
+    assert replica_regions(origin, "ap-northeast-1") == ["us-east-1"]
+    # An environment in us-east-1: the distribution reads the primary itself.
+    assert replica_regions(origin, "us-east-1") == []

@@ -33,6 +33,7 @@ from l3_constructs.limits import (
     MYSQL_NO_PERFORMANCE_INSIGHTS,
     ONE_YEAR_SECONDS,
     ReferrerPolicy,
+    cloudfront_path_matches,
 )
 
 # --------------------------------------------------------------------------- primitives
@@ -809,7 +810,7 @@ class Edge(_Model):
             raise FieldError("error_responses", f"lists a status twice: {statuses}")
         for i, error in enumerate(self.error_responses):
             page = error.response_page_path
-            if page and not any(_matches(p, page) for p in self.static.paths):
+            if page and not any(cloudfront_path_matches(p, page) for p in self.static.paths):
                 raise FieldError(
                     f"error_responses.{i}.response_page_path",
                     f"{page!r} is not under a static path ({', '.join(self.static.paths)}): "
@@ -826,12 +827,6 @@ class Edge(_Model):
                 f"{self.origin_verify_header!r} is a header CloudFront reserves",
             )
         return self
-
-
-def _matches(pattern: str, path: str) -> bool:
-    """CloudFront path-pattern matching (`*` any characters, `?` one)."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, path) is not None
 
 
 # --------------------------------------------------------------------------- environment

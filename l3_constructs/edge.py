@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from aws_cdk import ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, SecretValue, Stack
@@ -28,7 +27,12 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct, IConstruct
 
 from l3_constructs.compliance import acknowledge
-from l3_constructs.limits import CLOUDFRONT_REGION, ONE_YEAR_SECONDS, ReferrerPolicy
+from l3_constructs.limits import (
+    CLOUDFRONT_REGION,
+    ONE_YEAR_SECONDS,
+    ReferrerPolicy,
+    cloudfront_path_matches,
+)
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import allow_cloudwatch_logs, expiring_log_bucket
 
@@ -624,7 +628,9 @@ def _validate(props: EdgeProps) -> None:
                 "an error response sets response_page_path and response_http_status together"
             )
         # The error page must not come from the origin that is failing.
-        if page is not None and not any(fnmatchcase(page, path) for path in props.static_paths):
+        if page is not None and not any(
+            cloudfront_path_matches(path, page) for path in props.static_paths
+        ):
             raise ValueError(f"error page {page!r} is not under a static path {props.static_paths}")
 
 

@@ -7,6 +7,7 @@ the CDK loads.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Engine = Literal["postgres", "mysql"]
@@ -54,3 +55,10 @@ ReferrerPolicy = Literal[
 
 #: Seconds in a (365-day) year: the longest TTL the shipped cache policies use.
 ONE_YEAR_SECONDS = 31_536_000
+
+
+def cloudfront_path_matches(pattern: str, path: str) -> bool:
+    """Whether CloudFront's behaviour path `pattern` matches `path`: `*` is any run of
+    characters, `?` exactly one, everything else (brackets too) is literal."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, path, flags=re.DOTALL) is not None

@@ -12,6 +12,12 @@ def resources(template: Template, type_name: str) -> dict[str, dict[str, Any]]:
     return {k: r for k, r in template["Resources"].items() if r["Type"] == type_name}
 
 
+def only(template: Template, type_name: str) -> tuple[str, dict[str, Any]]:
+    """(logical id, resource) of the one resource of `type_name`; fails if not exactly one."""
+    ((logical_id, resource),) = resources(template, type_name).items()
+    return logical_id, resource
+
+
 def props(resource: dict[str, Any]) -> dict[str, Any]:
     properties: dict[str, Any] = resource.get("Properties", {})
     return properties

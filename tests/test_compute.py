@@ -10,18 +10,13 @@ import pytest
 
 from scripts import migrate
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
-from tests.helpers import props, ref_id, resources
+from tests.helpers import only, props, ref_id, resources
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
 
 
 def _t(synth: Synth, stage: str) -> dict[str, Any]:
     return synth.template(stage, "Compute")
-
-
-def _one(template: dict[str, Any], type_name: str) -> tuple[str, dict[str, Any]]:
-    ((logical_id, resource),) = resources(template, type_name).items()
-    return logical_id, resource
 
 
 def _task_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -52,7 +47,7 @@ def _statements(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_cluster_has_container_insights(synth: Synth, stage: str) -> None:
-    _, cluster = _one(_t(synth, stage), "AWS::ECS::Cluster")
+    _, cluster = only(_t(synth, stage), "AWS::ECS::Cluster")
     assert {"Name": "containerInsights", "Value": "enhanced"} in props(cluster)["ClusterSettings"]
 
 
@@ -110,7 +105,7 @@ def test_execution_role_reads_only_the_database_secret(synth: Synth, stage: str)
 @pytest.mark.parametrize("stage", STAGES)
 def test_service_capacity_subnets_and_exec(synth: Synth, stage: str) -> None:
     c = synth.configs[stage].compute
-    _, service = _one(_t(synth, stage), "AWS::ECS::Service")
+    _, service = only(_t(synth, stage), "AWS::ECS::Service")
     p = props(service)
     assert p["DesiredCount"] == c.capacity.desired
     assert p["LaunchType"] == "FARGATE"
@@ -128,7 +123,7 @@ def test_service_capacity_subnets_and_exec(synth: Synth, stage: str) -> None:
 def test_deployment_rolls_back_on_failure_and_on_alarm(synth: Synth, stage: str) -> None:
     d = synth.configs[stage].compute.deployment
     template = _t(synth, stage)
-    _, service = _one(template, "AWS::ECS::Service")
+    _, service = only(template, "AWS::ECS::Service")
     config = props(service)["DeploymentConfiguration"]
     assert config["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     assert config["MinimumHealthyPercent"] == d.min_healthy_percent
@@ -148,7 +143,7 @@ def test_deployment_rolls_back_on_failure_and_on_alarm(synth: Synth, stage: str)
 def test_deployment_strategy_from_config(synth: Synth, stage: str) -> None:
     d = synth.configs[stage].compute.deployment
     template = _t(synth, stage)
-    _, service = _one(template, "AWS::ECS::Service")
+    _, service = only(template, "AWS::ECS::Service")
     config = props(service)["DeploymentConfiguration"]
     target_groups = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
     if d.strategy == "blue_green":
@@ -171,8 +166,8 @@ def test_shipped_strategies_cover_rolling_and_blue_green(synth: Synth) -> None:
 @pytest.mark.parametrize("stage", STAGES)
 def test_service_updates_only_after_the_migration(synth: Synth, stage: str) -> None:
     template = _t(synth, stage)
-    migration_id, _ = _one(template, "Custom::DatabaseMigration")
-    _, service = _one(template, "AWS::ECS::Service")
+    migration_id, _ = only(template, "Custom::DatabaseMigration")
+    _, service = only(template, "AWS::ECS::Service")
     assert migration_id in service["DependsOn"]
 
 
@@ -187,7 +182,7 @@ def test_migration_task_and_custom_resource(synth: Synth, stage: str) -> None:
     assert migration["Command"] == list(config.migration.command)
     assert migration["Secrets"] == app["Secrets"]
 
-    _, resource = _one(template, "Custom::DatabaseMigration")
+    _, resource = only(template, "Custom::DatabaseMigration")
     p = props(resource)
     task_ids = {
         props(t)["ContainerDefinitions"][0]["Name"]: k
@@ -234,7 +229,7 @@ def test_outputs_the_migration_cli_reads(synth: Synth, stage: str) -> None:
 def test_scaling_on_cpu_and_memory(synth: Synth, stage: str) -> None:
     c = synth.configs[stage].compute
     template = _t(synth, stage)
-    _, target = _one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    _, target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert (props(target)["MinCapacity"], props(target)["MaxCapacity"]) == (
         c.capacity.min,
         c.capacity.max,
@@ -271,7 +266,7 @@ def test_shipped_scaling_and_draining(synth: Synth) -> None:
 def test_load_balancer(synth: Synth, stage: str) -> None:
     c = synth.configs[stage].compute
     template = _t(synth, stage)
-    _, balancer = _one(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    _, balancer = only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
     p = props(balancer)
     assert p["Scheme"] == "internet-facing"
     assert all("VpcPublicSubnet" in _output_ref(s) for s in p["Subnets"])
@@ -282,8 +277,8 @@ def test_load_balancer(synth: Synth, stage: str) -> None:
         == str(c.load_balancer_deletion_protection).lower()
     )
     assert attributes["access_logs.s3.enabled"] == "true"
-    _, bucket = _one(template, "AWS::S3::Bucket")
-    assert ref_id(attributes["access_logs.s3.bucket"]) == _one(template, "AWS::S3::Bucket")[0]
+    _, bucket = only(template, "AWS::S3::Bucket")
+    assert ref_id(attributes["access_logs.s3.bucket"]) == only(template, "AWS::S3::Bucket")[0]
     (rule,) = props(bucket)["LifecycleConfiguration"]["Rules"]
     assert rule["ExpirationInDays"] == c.access_log_retention_days
     assert props(bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
@@ -305,7 +300,7 @@ def test_https_listener_serves_only_requests_with_the_origin_secret(
     (certificate,) = listener["Certificates"]
     assert (
         ref_id(certificate["CertificateArn"])
-        == _one(template, "AWS::CertificateManager::Certificate")[0]
+        == only(template, "AWS::CertificateManager::Certificate")[0]
     )
     # A direct hit (no secret header) gets 403.
     assert listener["DefaultActions"] == [
@@ -318,9 +313,9 @@ def test_https_listener_serves_only_requests_with_the_origin_secret(
             "Type": "fixed-response",
         }
     ]
-    _, rule = _one(template, "AWS::ElasticLoadBalancingV2::ListenerRule")
+    _, rule = only(template, "AWS::ElasticLoadBalancingV2::ListenerRule")
     (condition,) = props(rule)["Conditions"]
-    secret_id, _ = _one(template, "AWS::SecretsManager::Secret")
+    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
     assert condition == {
         "Field": "http-header",
         "HttpHeaderConfig": {
@@ -350,7 +345,7 @@ def test_https_listener_serves_only_requests_with_the_origin_secret(
 def test_origin_secret_is_generated_and_replicated_to_the_edge_region(
     synth: Synth, stage: str
 ) -> None:
-    _, secret = _one(_t(synth, stage), "AWS::SecretsManager::Secret")
+    _, secret = only(_t(synth, stage), "AWS::SecretsManager::Secret")
     p = props(secret)
     assert p["GenerateSecretString"] == {
         "ExcludePunctuation": True,
@@ -410,14 +405,14 @@ def test_target_group_health_check_and_draining(synth: Synth, stage: str) -> Non
 def test_certificate_and_alias_record_in_the_named_zone(synth: Synth, stage: str) -> None:
     config = synth.configs[stage]
     template = _t(synth, stage)
-    _, certificate = _one(template, "AWS::CertificateManager::Certificate")
+    _, certificate = only(template, "AWS::CertificateManager::Certificate")
     p = props(certificate)
     assert p["DomainName"] == config.compute.domain_name
     assert p["ValidationMethod"] == "DNS"
     assert p["DomainValidationOptions"] == [
         {"DomainName": config.compute.domain_name, "HostedZoneId": config.dns.hosted_zone_id}
     ]
-    _, record = _one(template, "AWS::Route53::RecordSet")
+    _, record = only(template, "AWS::Route53::RecordSet")
     assert props(record)["Type"] == "A"
     assert props(record)["Name"] == f"{config.compute.domain_name}."
     assert props(record)["HostedZoneId"] == config.dns.hosted_zone_id
@@ -427,7 +422,7 @@ def test_certificate_and_alias_record_in_the_named_zone(synth: Synth, stage: str
 @pytest.mark.parametrize("stage", STAGES)
 def test_ecr_repository(synth: Synth, stage: str) -> None:
     c = synth.configs[stage].compute
-    _, repository = _one(_t(synth, stage), "AWS::ECR::Repository")
+    _, repository = only(_t(synth, stage), "AWS::ECR::Repository")
     p = props(repository)
     assert p["ImageScanningConfiguration"] == {"ScanOnPush": True}
     assert p["ImageTagMutability"] == "IMMUTABLE"
@@ -443,12 +438,12 @@ def test_database_admits_only_the_service_and_the_migration(synth: Synth, stage:
     template = _t(synth, stage)
     port = synth.configs[stage].database.port or 5432
     service_sg = ref_id(
-        props(_one(template, "AWS::ECS::Service")[1])["NetworkConfiguration"][
+        props(only(template, "AWS::ECS::Service")[1])["NetworkConfiguration"][
             "AwsvpcConfiguration"
         ]["SecurityGroups"][0]
     )
     migration_sg = ref_id(
-        props(_one(template, "Custom::DatabaseMigration")[1])["SecurityGroups"][0]
+        props(only(template, "Custom::DatabaseMigration")[1])["SecurityGroups"][0]
     )
     to_database = [
         props(r)
@@ -465,7 +460,7 @@ def test_database_admits_only_the_service_and_the_migration(synth: Synth, stage:
 @pytest.mark.parametrize("stage", STAGES)
 def test_password_rotation_forces_a_new_deployment(synth: Synth, stage: str) -> None:
     template = _t(synth, stage)
-    _, rule = _one(template, "AWS::Events::Rule")
+    _, rule = only(template, "AWS::Events::Rule")
     pattern = props(rule)["EventPattern"]
     assert pattern["source"] == ["aws.secretsmanager"]
     assert pattern["detail"]["eventName"] == ["RotationSucceeded"]
@@ -475,7 +470,7 @@ def test_password_rotation_forces_a_new_deployment(synth: Synth, stage: str) -> 
     call = json.dumps(target["Input"])
     assert '\\"action\\":\\"updateService\\"' in call
     assert '\\"forceNewDeployment\\":true' in call
-    service_id, _ = _one(template, "AWS::ECS::Service")
+    service_id, _ = only(template, "AWS::ECS::Service")
     function_id = ref_id(target["Arn"])
     role_id = ref_id(template["Resources"][function_id]["Properties"]["Role"])
     update = [s for s in _statements(template, role_id) if s["Action"] == "ecs:UpdateService"]

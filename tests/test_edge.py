@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
-from tests.helpers import props, ref_id, resources
+from tests.helpers import only, props, ref_id, resources
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
 #: AWS-managed CloudFront policies (their ids are the same in every account).
@@ -23,13 +23,8 @@ def _t(synth: Synth, stage: str) -> dict[str, Any]:
     return synth.template(stage, "Edge")
 
 
-def _one(template: dict[str, Any], type_name: str) -> tuple[str, dict[str, Any]]:
-    ((logical_id, resource),) = resources(template, type_name).items()
-    return logical_id, resource
-
-
 def _distribution(template: dict[str, Any]) -> dict[str, Any]:
-    config: dict[str, Any] = props(_one(template, "AWS::CloudFront::Distribution")[1])[
+    config: dict[str, Any] = props(only(template, "AWS::CloudFront::Distribution")[1])[
         "DistributionConfig"
     ]
     return config
@@ -160,13 +155,13 @@ def test_viewer_settings(synth: Synth, stage: str) -> None:
     assert viewer["SslSupportMethod"] == "sni-only"
     assert (
         ref_id(viewer["AcmCertificateArn"])
-        == _one(template, "AWS::CertificateManager::Certificate")[0]
+        == only(template, "AWS::CertificateManager::Certificate")[0]
     )
-    policy_id = _one(template, "AWS::CloudFront::ResponseHeadersPolicy")[0]
+    policy_id = only(template, "AWS::CloudFront::ResponseHeadersPolicy")[0]
     for behaviour in _behaviours(template).values():
         assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
         assert ref_id(behaviour["ResponseHeadersPolicyId"]) == policy_id
-    assert ref_id(config["WebACLId"]) == _one(template, "AWS::WAFv2::WebACL")[0]
+    assert ref_id(config["WebACLId"]) == only(template, "AWS::WAFv2::WebACL")[0]
 
 
 def test_shipped_price_class_is_200(synth: Synth) -> None:
@@ -180,7 +175,7 @@ def test_certificate_in_us_east_1_covers_every_name_validated_in_the_zone(
 ) -> None:
     config = synth.configs[stage]
     names = list(config.edge.domain_names)
-    _, certificate = _one(_t(synth, stage), "AWS::CertificateManager::Certificate")
+    _, certificate = only(_t(synth, stage), "AWS::CertificateManager::Certificate")
     p = props(certificate)
     assert p["DomainName"] == names[0]
     assert p.get("SubjectAlternativeNames", []) == names[1:]
@@ -195,7 +190,7 @@ def test_certificate_in_us_east_1_covers_every_name_validated_in_the_zone(
 def test_a_and_aaaa_alias_records_for_every_name(synth: Synth, stage: str) -> None:
     config = synth.configs[stage]
     template = _t(synth, stage)
-    distribution_id, _ = _one(template, "AWS::CloudFront::Distribution")
+    distribution_id, _ = only(template, "AWS::CloudFront::Distribution")
     records = {
         (props(r)["Name"], props(r)["Type"]): props(r)
         for r in resources(template, "AWS::Route53::RecordSet").values()
@@ -210,7 +205,7 @@ def test_a_and_aaaa_alias_records_for_every_name(synth: Synth, stage: str) -> No
 @pytest.mark.parametrize("stage", STAGES)
 def test_security_response_headers(synth: Synth, stage: str) -> None:
     headers = synth.configs[stage].edge.security_headers
-    _, policy = _one(_t(synth, stage), "AWS::CloudFront::ResponseHeadersPolicy")
+    _, policy = only(_t(synth, stage), "AWS::CloudFront::ResponseHeadersPolicy")
     security = props(policy)["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
     assert security["StrictTransportSecurity"] == {
         "AccessControlMaxAgeSec": headers.hsts_max_age_seconds,
@@ -322,7 +317,7 @@ def test_static_bucket_is_private_and_readable_only_by_this_distribution(
     ]
     assert read["Effect"] == "Allow"
     assert read["Action"] == "s3:GetObject"
-    distribution_id, _ = _one(template, "AWS::CloudFront::Distribution")
+    distribution_id, _ = only(template, "AWS::CloudFront::Distribution")
     source_arn = json.dumps(read["Condition"]["StringEquals"]["AWS:SourceArn"])
     assert f'{{"Ref": "{distribution_id}"}}' in source_arn
     assert ":distribution/" in source_arn
@@ -334,7 +329,7 @@ def test_static_bucket_is_private_and_readable_only_by_this_distribution(
     ]
     assert others == []
     _, static_origin = _origins(template)
-    oac_id, oac = _one(template, "AWS::CloudFront::OriginAccessControl")
+    oac_id, oac = only(template, "AWS::CloudFront::OriginAccessControl")
     assert static_origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
     assert props(oac)["OriginAccessControlConfig"]["SigningBehavior"] == "always"
 
@@ -366,7 +361,7 @@ def test_custom_error_responses_from_config(synth: Synth, stage: str) -> None:
 @pytest.mark.parametrize("stage", STAGES)
 def test_web_acl_rules_and_limits(synth: Synth, stage: str) -> None:
     waf = synth.configs[stage].edge.waf
-    _, acl = _one(_t(synth, stage), "AWS::WAFv2::WebACL")
+    _, acl = only(_t(synth, stage), "AWS::WAFv2::WebACL")
     p = props(acl)
     assert p["Scope"] == "CLOUDFRONT"
     assert p["DefaultAction"] == {"Allow": {}}
@@ -402,7 +397,7 @@ def test_web_acl_rules_and_limits(synth: Synth, stage: str) -> None:
 
 def test_shipped_rate_limit_is_2000_per_5_minutes(synth: Synth) -> None:
     for stage in SHIPPED_STAGES:
-        _, acl = _one(_t(synth, stage), "AWS::WAFv2::WebACL")
+        _, acl = only(_t(synth, stage), "AWS::WAFv2::WebACL")
         (rate,) = [r for r in props(acl)["Rules"] if "RateBasedStatement" in r["Statement"]]
         assert rate["Statement"]["RateBasedStatement"]["Limit"] == 2000
         assert rate["Statement"]["RateBasedStatement"]["EvaluationWindowSec"] == 300
@@ -414,8 +409,8 @@ def test_waf_logs_to_an_encrypted_aws_waf_logs_group_with_secrets_redacted(
 ) -> None:
     waf = synth.configs[stage].edge.waf
     template = _t(synth, stage)
-    acl_id, _ = _one(template, "AWS::WAFv2::WebACL")
-    _, logging = _one(template, "AWS::WAFv2::LoggingConfiguration")
+    acl_id, _ = only(template, "AWS::WAFv2::WebACL")
+    _, logging = only(template, "AWS::WAFv2::LoggingConfiguration")
     p = props(logging)
     assert p["ResourceArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
     assert p["RedactedFields"] == [
@@ -436,13 +431,13 @@ def test_waf_logs_to_an_encrypted_aws_waf_logs_group_with_secrets_redacted(
 def test_access_logs_delivered_to_the_configured_destination(synth: Synth, stage: str) -> None:
     logs = synth.configs[stage].edge.access_logs
     template = _t(synth, stage)
-    distribution_id, _ = _one(template, "AWS::CloudFront::Distribution")
-    _, source = _one(template, "AWS::Logs::DeliverySource")
+    distribution_id, _ = only(template, "AWS::CloudFront::Distribution")
+    _, source = only(template, "AWS::Logs::DeliverySource")
     assert props(source)["LogType"] == "ACCESS_LOGS"
     assert f'{{"Ref": "{distribution_id}"}}' in json.dumps(props(source)["ResourceArn"])
-    _, destination = _one(template, "AWS::Logs::DeliveryDestination")
+    _, destination = only(template, "AWS::Logs::DeliveryDestination")
     target = json.dumps(props(destination)["DestinationResourceArn"])
-    _, delivery = _one(template, "AWS::Logs::Delivery")
+    _, delivery = only(template, "AWS::Logs::Delivery")
     assert props(delivery)["DeliverySourceName"] == props(source)["Name"]
     groups = {
         k: props(r)
@@ -472,7 +467,7 @@ def test_shipped_access_logs_cover_both_destinations(synth: Synth) -> None:
 def test_outputs_the_pipeline_needs(synth: Synth, stage: str) -> None:
     template = _t(synth, stage)
     outputs = template["Outputs"]
-    distribution_id, _ = _one(template, "AWS::CloudFront::Distribution")
+    distribution_id, _ = only(template, "AWS::CloudFront::Distribution")
     assert outputs["DistributionId"]["Value"] == {"Ref": distribution_id}
     assert outputs["StaticBucketName"]["Value"] == {"Ref": _bucket_id(template, "StaticBucket")}
     assert outputs["SiteUrl"]["Value"] == f"https://{synth.configs[stage].edge.domain_names[0]}"

@@ -62,3 +62,8 @@ def cloudfront_path_matches(pattern: str, path: str) -> bool:
     characters, `?` exactly one, everything else (brackets too) is literal."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.fullmatch(regex, path, flags=re.DOTALL) is not None
+
+
+#: The release record's value until the pipeline first releases an image (never a valid
+#: release tag: the pipeline's scripts refuse it).
+UNRELEASED = "unreleased"

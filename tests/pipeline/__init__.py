@@ -1,0 +1,1 @@
+"""Tests for the CDK-free pipeline scripts (release, invalidate, smoke, migrate --image)."""

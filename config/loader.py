@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -131,10 +131,12 @@ def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
         if isinstance(part, int):
             continue
         field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        # An optional section (`X | None`) is the model X.
+        options = get_args(field.annotation) or (field.annotation,) if field else ()
+        models = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(models) != 1:
             return None
-        model = annotation
+        model = models[0]
     return model
 
 
@@ -220,6 +222,7 @@ def _cross_environment_problems(loaded: Sequence[tuple[str, EnvironmentConfig]])
                     f"{shown}: {field}: {domain!r} is already used by {by_domain[domain]}"
                 )
             by_domain.setdefault(domain, shown)
+    problems.extend(_github_oidc_problems(loaded))
     for i, (shown, env) in enumerate(loaded):
         net = ipaddress.IPv4Network(env.network.cidr)
         for other_shown, other in loaded[:i]:
@@ -228,6 +231,33 @@ def _cross_environment_problems(loaded: Sequence[tuple[str, EnvironmentConfig]])
                     f"{shown}: network.cidr: {env.network.cidr!r} overlaps "
                     f"{other.network.cidr!r} of {other_shown}"
                 )
+    return problems
+
+
+def _github_oidc_problems(loaded: Sequence[tuple[str, EnvironmentConfig]]) -> list[str]:
+    """An account has one GitHub OIDC provider and one role of a name."""
+    problems: list[str] = []
+    providers: dict[str, str] = {}
+    roles: dict[tuple[str, str], str] = {}
+    for shown, env in loaded:
+        oidc = env.pipeline.github_oidc if env.pipeline else None
+        role = env.github_role_name
+        if oidc is None or role is None:
+            continue
+        if oidc.create_provider:
+            if env.account in providers:
+                problems.append(
+                    f"{shown}: pipeline.github_oidc.create_provider: account {env.account} "
+                    f"gets its GitHub OIDC provider from {providers[env.account]} already; "
+                    "set create_provider: false here"
+                )
+            providers.setdefault(env.account, shown)
+        if (env.account, role) in roles:
+            problems.append(
+                f"{shown}: pipeline.github_oidc.role_name: role {role!r} is already created "
+                f"in account {env.account} by {roles[(env.account, role)]}"
+            )
+        roles.setdefault((env.account, role), shown)
     return problems
 
 

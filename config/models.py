@@ -829,6 +829,146 @@ class Edge(_Model):
         return self
 
 
+# --------------------------------------------------------------------------- pipeline
+
+_CONNECTION_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):([a-z0-9-]+):(\d{12}):"
+    r"connection/[0-9a-f-]{36}$"
+)
+_GITHUB_REPOSITORY_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+# A git ref name, without the parts git refuses (`..`, `@{`, spaces, `~^:?*[\`, leading `-`).
+_GIT_REF_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*@\{)[^\s~^:?*\[\\]{1,255}(?<![./])$")
+# A tag glob for the pipeline trigger: the ref characters plus `*` and `?`.
+_GIT_TAG_GLOB_RE = re.compile(r"^(?!-)[^\s~^:\[\\]{1,255}$")
+_SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+_IAM_ROLE_NAME_RE = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
+_INVALIDATION_PATH_RE = re.compile(r"^/[\x21-\x7e]*$")
+
+
+class PipelineBuild(_Model):
+    """The Build action: the app's own commands, then the Docker image of the API."""
+
+    install_commands: tuple[StrictStr, ...] = Field(
+        (), description="Commands that install the build's tools (e.g. `pnpm install`)."
+    )
+    test_commands: tuple[StrictStr, ...] = Field(
+        (), description="Commands that test the app; a failure stops the pipeline."
+    )
+    build_commands: tuple[StrictStr, ...] = Field(
+        (), description="Commands run before the Docker build (e.g. `turbo build`)."
+    )
+    docker_directory: StrictStr = Field(
+        "app", description="Docker build context (with the Dockerfile), from the repo root."
+    )
+    compute_type: Literal["small", "medium", "large"] = Field(
+        "medium", description="CodeBuild compute size of the Build action."
+    )
+    cache: Literal["local", "s3"] = Field(
+        "local",
+        description="`local`: CodeBuild's local Docker-layer and source cache (best effort, "
+        "per host); `s3`: a cache bucket plus `--cache-from` the previous image.",
+    )
+    cache_paths: tuple[StrictStr, ...] = Field(
+        (), description="Extra directories kept between builds (e.g. `/root/.cache/pip/**/*`)."
+    )
+    timeout_minutes: Annotated[StrictInt, Field(ge=5, le=480)] = Field(
+        60, description="The Build action fails after this long."
+    )
+
+
+class PipelineApproval(_Model):
+    """A manual approval before the migration (the approvers are told through SNS)."""
+
+    topic_arn: Annotated[StrictStr, _pattern(_SNS_TOPIC_ARN_RE, "an SNS topic ARN")] | None = Field(
+        None, description="The approvers' existing SNS topic."
+    )
+    emails: Annotated[tuple[EmailStr, ...], _unique()] = Field(
+        (), description="Approvers subscribed by e-mail to a topic the stack creates."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> PipelineApproval:
+        if not self.topic_arn and not self.emails:
+            raise FieldError(
+                "emails", "name the approvers (`emails`) or their SNS topic (`topic_arn`)"
+            )
+        return self
+
+
+class SmokeTest(_Model):
+    """The last action: GET the health path through the public URL until it answers 2xx."""
+
+    path: Annotated[StrictStr, Field(pattern=r"^/[\x21-\x7e]*$")] | None = Field(
+        None, description="Path on the first `edge.domain_names`; default: the health check's."
+    )
+    attempts: Annotated[StrictInt, Field(ge=1, le=60)] = Field(
+        10, description="Tries before the execution fails."
+    )
+    interval_seconds: Annotated[StrictInt, Field(ge=1, le=300)] = Field(
+        15, description="Pause between tries."
+    )
+
+
+class GitHubOidc(_Model):
+    """A role GitHub Actions (deploy.yml) assumes through OIDC to run `cdk deploy`."""
+
+    role_name: Annotated[StrictStr, _pattern(_IAM_ROLE_NAME_RE, "an IAM role name")] | None = Field(
+        None, description="The role's name; default `<stage>-github-deploy`."
+    )
+    branch: Annotated[StrictStr, _pattern(_GIT_REF_RE, "a git branch name")] | None = Field(
+        None,
+        description="The only branch whose workflow runs may assume it; default `pipeline.branch`.",
+    )
+    create_provider: StrictBool = Field(
+        True,
+        description="Create the account's GitHub OIDC provider (one per account: set false "
+        "where another environment of the same account creates it).",
+    )
+
+
+class Pipeline(_Model):
+    """The environment's delivery pipeline (CodePipeline V2) and GitHub deploy access."""
+
+    connection_arn: Annotated[
+        StrictStr, _pattern(_CONNECTION_ARN_RE, "a CodeConnections (CodeStar) connection ARN")
+    ] = Field(description="The GitHub connection, in this environment's account.")
+    repository: Annotated[
+        StrictStr, _pattern(_GITHUB_REPOSITORY_RE, "a GitHub repository 'owner/name'")
+    ] = Field(description="GitHub repository (`owner/name`) holding app/ and this CDK app.")
+    branch: Annotated[StrictStr, _pattern(_GIT_REF_RE, "a git branch name")] = Field(
+        description="Pushes to this branch start the pipeline."
+    )
+    tags: Annotated[
+        tuple[Annotated[StrictStr, _pattern(_GIT_TAG_GLOB_RE, "a git tag pattern")], ...],
+        Field(max_length=8),
+        _unique(),
+    ] = Field((), description="Git tag patterns (e.g. `v*`) whose push also starts it.")
+    build: PipelineBuild = Field(default_factory=PipelineBuild)
+    approval: PipelineApproval | None = Field(
+        None, description="Manual approval before the migration; null: none."
+    )
+    invalidation_paths: Annotated[
+        tuple[Annotated[StrictStr, _pattern(_INVALIDATION_PATH_RE, "a path like '/'")], ...],
+        Field(max_length=15),
+        _unique(),
+    ] = Field(
+        (),
+        description="CloudFront paths invalidated after a deploy (HTML only: static assets "
+        "are content-hashed); empty: no Invalidate action.",
+    )
+    smoke_test: SmokeTest = Field(default_factory=SmokeTest)
+    notification_emails: Annotated[tuple[EmailStr, ...], _unique()] = Field(
+        (), description="Told of every failed and succeeded execution."
+    )
+    artifact_retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = Field(
+        30, description="Days pipeline artifacts are kept."
+    )
+    log_retention_days: RetentionDays = Field(30, description="CodeBuild logs.")
+    github_oidc: GitHubOidc | None = Field(
+        None, description="Create the GitHub Actions deploy role; null: none."
+    )
+
+
 # --------------------------------------------------------------------------- environment
 
 
@@ -850,6 +990,9 @@ class EnvironmentConfig(_Model):
     compute: Compute
     migration: Migration = Field(default_factory=Migration)
     edge: Edge
+    pipeline: Pipeline | None = Field(
+        None, description="Delivery pipeline; null: none (the service runs compute.image)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -871,6 +1014,47 @@ class EnvironmentConfig(_Model):
             ]
             expanded["edge"] = {**edge, "domain_names": names}
         return expanded
+
+    @model_validator(mode="after")
+    def _pipeline_fits(self) -> EnvironmentConfig:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return self
+        match = _CONNECTION_ARN_RE.fullmatch(pipeline.connection_arn)
+        if match and match.group(3) != self.account:
+            raise FieldError(
+                "pipeline.connection_arn",
+                f"belongs to account {match.group(3)}, not this environment's {self.account}: "
+                "a connection cannot be used from another account",
+                cross_field=True,
+            )
+        for i, path in enumerate(pipeline.invalidation_paths):
+            static = [p for p in self.edge.static.paths if cloudfront_path_matches(p, path)]
+            if static:
+                raise FieldError(
+                    f"pipeline.invalidation_paths.{i}",
+                    f"{path!r} is under the static path {static[0]!r}, whose files are "
+                    "content-hashed and never change under the same name: list HTML paths",
+                    cross_field=True,
+                )
+        return self
+
+    @property
+    def latest_image_tag(self) -> str:
+        """The moving tag every pipeline build also pushes, e.g. `prod-latest`."""
+        return f"{self.stage_name.lower()}-latest"
+
+    @property
+    def release_parameter_name(self) -> str:
+        """SSM parameter recording the image tag the pipeline last released."""
+        return f"/{self.stage_name}/release/api-image-tag"
+
+    @property
+    def github_role_name(self) -> str | None:
+        """Name of the GitHub Actions deploy role, when config asks for one."""
+        if self.pipeline is None or self.pipeline.github_oidc is None:
+            return None
+        return self.pipeline.github_oidc.role_name or f"{self.stage_name}-github-deploy"
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> EnvironmentConfig:

@@ -10,7 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import (
+    CfnCondition,
+    CfnElement,
+    CfnParameter,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -29,8 +38,10 @@ from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
 from l3_constructs.compliance import acknowledge
+from l3_constructs.limits import UNRELEASED
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import (
+    AWS_CUSTOM_RESOURCE_FUNCTION_ID,
     Architecture,
     allow_cloudwatch_logs,
     expiring_log_bucket,
@@ -113,6 +124,12 @@ class ServiceProps:
     assign_public_ip: bool = False
     #: None: the load balancer serves the internet directly (HTTP redirected to HTTPS).
     cloudfront_origin: CloudFrontOrigin | None = None
+    #: An SSM parameter (`ReleaseRecord`) naming the tag of `repository` to run, resolved
+    #: at every deployment; while it holds `UNRELEASED`, `image` runs. None: `image` always.
+    release_parameter_name: str | None = None
+    #: Tags of `repository` that may move (e.g. a pipeline's `prod-latest`); others are
+    #: immutable.
+    mutable_tags: tuple[str, ...] = ()
 
 
 class PlatformService(Construct):
@@ -150,7 +167,13 @@ class PlatformService(Construct):
             self,
             "Repository",
             image_scan_on_push=True,
-            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE_WITH_EXCLUSION
+            if props.mutable_tags
+            else ecr.TagMutability.IMMUTABLE,
+            image_tag_mutability_exclusion_filters=[
+                ecr.ImageTagMutabilityExclusionFilter.wildcard(tag) for tag in props.mutable_tags
+            ]
+            or None,
             encryption=ecr.RepositoryEncryption.KMS,
             encryption_key=self.key,
             lifecycle_rules=[
@@ -184,7 +207,12 @@ class PlatformService(Construct):
             if props.enable_execute_command
             else None,
         )
-        self.image, self.image_id = _image(self, props)
+        configured = _image(self, props)
+        self.image, self.image_id = configured.image, configured.image_id
+        if props.release_parameter_name:
+            self.image, self.image_id = self._released_image(
+                props.release_parameter_name, configured
+            )
         self.task_definition = fargate_task_definition(
             self,
             "TaskDefinition",
@@ -434,6 +462,31 @@ class PlatformService(Construct):
             install_latest_aws_sdk=False,
         )
         return lookup.get_response_field("PrefixLists.0.PrefixListId")
+
+    def _released_image(
+        self, parameter_name: str, configured: _ConfiguredImage
+    ) -> tuple[ecs.ContainerImage, str]:
+        """The released tag of `repository` (CloudFormation reads the parameter at every
+        deployment), or the configured image while nothing has been released."""
+        tag = CfnParameter(
+            self,
+            "ReleasedImageTag",
+            type="AWS::SSM::Parameter::Value<String>",
+            default=parameter_name,
+            description="The image tag the delivery pipeline last released (read from SSM at "
+            f"every deployment); '{UNRELEASED}' runs the configured image",
+        )
+        unreleased = CfnCondition(
+            self,
+            "Unreleased",
+            expression=Fn.condition_equals(tag.value_as_string, UNRELEASED),
+        )
+        name = Fn.condition_if(
+            unreleased.logical_id,
+            configured.uri,
+            self.repository.repository_uri_for_tag(tag.value_as_string),
+        ).to_string()
+        return _ReleasedImage(name, (configured.repository, self.repository)), name
 
     def _origin_verify_secret(self, origin: CloudFrontOrigin) -> secretsmanager.Secret:
         return secretsmanager.Secret(
@@ -693,11 +746,6 @@ class PlatformService(Construct):
         )
 
 
-#: Construct id of the function `custom_resources.AwsCustomResource` creates once per stack
-#: ("AWS" + the SingletonFunction uuid in aws-cdk-lib).
-AWS_CUSTOM_RESOURCE_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
-
-
 def replica_regions(origin: CloudFrontOrigin, region: str) -> list[str]:
     """Where the origin secret needs a replica: the distribution's region, unless the service
     is there already (Secrets Manager refuses a replica in the primary's region)."""
@@ -716,10 +764,18 @@ def _validate(props: ServiceProps) -> None:
         raise ValueError("health_check_interval_seconds must be at least 5")
 
 
-def _image(scope: Construct, props: ServiceProps) -> tuple[ecs.ContainerImage, str]:
-    """The container image and a string that changes exactly when the image does (the
-    asset's content hash, or `repository:tag`): a migration keyed on it re-runs only for a
-    new image."""
+@dataclass(frozen=True)
+class _ConfiguredImage:
+    image: ecs.ContainerImage
+    #: Changes exactly when the image does (the asset's content hash, or `repository:tag`).
+    image_id: str
+    uri: str
+    repository: ecr.IRepository
+
+
+def _image(scope: Construct, props: ServiceProps) -> _ConfiguredImage:
+    """The configured container image. A migration keyed on its `image_id` re-runs only for
+    a new image."""
     image = props.image
     if image.kind == "asset" and image.directory:
         asset = ecr_assets.DockerImageAsset(
@@ -728,14 +784,41 @@ def _image(scope: Construct, props: ServiceProps) -> tuple[ecs.ContainerImage, s
             directory=image.directory,
             platform=_ASSET_PLATFORMS[props.architecture],
         )
-        return ecs.ContainerImage.from_docker_image_asset(asset), asset.asset_hash
+        return _ConfiguredImage(
+            ecs.ContainerImage.from_docker_image_asset(asset),
+            asset.asset_hash,
+            asset.image_uri,
+            asset.repository,
+        )
     if image.repository_name and image.tag:
         repository = ecr.Repository.from_repository_name(
             scope, "ImageRepository", image.repository_name
         )
-        image_id = f"{image.repository_name}:{image.tag}"
-        return ecs.ContainerImage.from_ecr_repository(repository, image.tag), image_id
+        return _ConfiguredImage(
+            ecs.ContainerImage.from_ecr_repository(repository, image.tag),
+            f"{image.repository_name}:{image.tag}",
+            repository.repository_uri_for_tag(image.tag),
+            repository,
+        )
     raise ValueError(f"incomplete image source {image!r}")
+
+
+class _ReleasedImage(ecs.ContainerImage):
+    """An image chosen at deploy time among `repositories` (a CloudFormation condition):
+    every task definition using it may pull from each of them, and from nothing else."""
+
+    def __init__(self, image_name: str, repositories: tuple[ecr.IRepository, ...]) -> None:
+        super().__init__()
+        self._image_name = image_name
+        self._repositories = repositories
+
+    def bind(
+        self, scope: Construct, container_definition: ecs.ContainerDefinition
+    ) -> ecs.ContainerImageConfig:
+        role = container_definition.task_definition.obtain_execution_role()
+        for repository in self._repositories:
+            repository.grant_pull(role)
+        return ecs.ContainerImageConfig(image_name=self._image_name)
 
 
 def _log_streams_finding(log_group: logs.LogGroup) -> str:

@@ -14,6 +14,10 @@ from constructs import Construct
 
 Architecture = Literal["X86_64", "ARM64"]
 
+#: Construct id of the function `custom_resources.AwsCustomResource` creates once per stack
+#: ("AWS" + the SingletonFunction uuid in aws-cdk-lib).
+AWS_CUSTOM_RESOURCE_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+
 CPU_ARCHITECTURES: dict[Architecture, ecs.CpuArchitecture] = {
     "X86_64": ecs.CpuArchitecture.X86_64,
     "ARM64": ecs.CpuArchitecture.ARM64,

@@ -101,6 +101,10 @@ class ComputeStack(PlatformStack):
                     header_name=config.edge.origin_verify_header,
                     secret_replica_region=CLOUDFRONT_REGION,
                 ),
+                # With a pipeline, the service runs the tag it released (the release record
+                # in the Network stack), and the configured image until the first release.
+                release_parameter_name=config.release_parameter_name if config.pipeline else None,
+                mutable_tags=(config.latest_image_tag,) if config.pipeline else (),
             ),
             vpc=network.vpc,
             load_balancer_subnets=network.public_subnets,

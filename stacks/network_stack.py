@@ -1,4 +1,9 @@
-"""Network stack: thin wiring from the environment's config to `PlatformNetwork`."""
+"""Network stack: thin wiring from the environment's config to `PlatformNetwork`, and the
+environment's `ReleaseRecord` when it has a pipeline.
+
+The release record must exist before the Compute stack's change set is made (Compute reads it
+as an SSM-typed CloudFormation parameter), and Network is the stack every other one follows.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from constructs import Construct
 
 from config.models import EnvironmentConfig
 from l3_constructs.network import FlowLogProps, NetworkProps, PlatformNetwork
+from l3_constructs.release import ReleaseRecord
 from stacks.base import PlatformStack
 
 
@@ -35,4 +41,10 @@ class NetworkStack(PlatformStack):
                     retain_on_delete=net.flow_logs.retain_on_delete,
                 ),
             ),
+        )
+        #: The image tag the pipeline last released (None without a pipeline).
+        self.release_record = (
+            ReleaseRecord(self, "ReleaseRecord", parameter_name=config.release_parameter_name)
+            if config.pipeline
+            else None
         )

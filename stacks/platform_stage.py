@@ -10,6 +10,7 @@ from stacks.compute_stack import ComputeStack
 from stacks.database_stack import DatabaseStack
 from stacks.edge_stack import EdgeStack
 from stacks.network_stack import NetworkStack
+from stacks.pipeline_stack import PipelineStack
 
 
 class PlatformStage(Stage):
@@ -33,6 +34,23 @@ class PlatformStage(Stage):
         )
         # In us-east-1; reads the origin secret from Compute across regions.
         self.edge = EdgeStack(self, "Edge", config=config, service=self.compute.service)
+        # Compute reads the release record (an SSM-typed parameter) when its change set is
+        # made: the record's stack must be deployed first.
+        release_record = self.network.release_record
+        self.compute.add_stack_dependency(self.network)
+        self.pipeline = (
+            PipelineStack(
+                self,
+                "Pipeline",
+                config=config,
+                pipeline=config.pipeline,
+                release_record=release_record,
+                compute=self.compute,
+                edge=self.edge,
+            )
+            if config.pipeline and release_record
+            else None
+        )
         for key, value in config.tags.as_dict().items():
             Tags.of(self).add(key, value)
 

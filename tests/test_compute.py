@@ -193,8 +193,12 @@ def test_migration_task_and_custom_resource(synth: Synth, stage: str) -> None:
     assert p["ContainerName"] == "migration"
     assert p["Command"] == list(config.migration.command)
     assert p["AssignPublicIp"] == ("true" if config.compute.subnets == "public" else "false")
-    # Keyed on the image: a new image (or command) re-runs the migration.
-    assert json.dumps(app["Image"]).endswith(f'{p["ImageId"]}"}}')
+    # Keyed on the image: a new image (or command) re-runs the migration. With a pipeline
+    # the image is chosen at deploy time (the release record), and so is the key.
+    if config.pipeline:
+        assert p["ImageId"] == app["Image"]
+    else:
+        assert json.dumps(app["Image"]).endswith(f'{p["ImageId"]}"}}')
     # The handler stops the task at TimeoutSeconds; CloudFormation waits longer than that.
     assert p["TimeoutSeconds"] == str(config.migration.timeout_minutes * 60)
     assert int(p["ServiceTimeout"]) > config.migration.timeout_minutes * 60
@@ -425,7 +429,10 @@ def test_ecr_repository(synth: Synth, stage: str) -> None:
     _, repository = only(_t(synth, stage), "AWS::ECR::Repository")
     p = props(repository)
     assert p["ImageScanningConfiguration"] == {"ScanOnPush": True}
-    assert p["ImageTagMutability"] == "IMMUTABLE"
+    # Immutable, but for the pipeline's moving `<env>-latest` (tests/test_release.py).
+    assert p["ImageTagMutability"] == (
+        "IMMUTABLE_WITH_EXCLUSION" if synth.configs[stage].pipeline else "IMMUTABLE"
+    )
     assert p["EncryptionConfiguration"]["EncryptionType"] == "KMS"
     policy = json.loads(p["LifecyclePolicy"]["LifecyclePolicyText"])
     (rule,) = policy["rules"]

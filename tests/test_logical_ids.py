@@ -29,7 +29,10 @@ SECRET_IDS = {
 #: (stack, CloudFormation type) -> pinned logical id(s), or stage -> id.
 PINNED: dict[tuple[str, str], str | frozenset[str] | dict[str, str]] = {
     ("Network", "AWS::KMS::Key"): "NetworkFlowLogKeyF785E5F9",
-    ("Network", "AWS::Logs::LogGroup"): "NetworkFlowLogGroup4F8CEEEF",
+    ("Network", "AWS::Logs::LogGroup"): frozenset(
+        # The flow logs; the release record's custom-resource function (with a pipeline).
+        {"NetworkFlowLogGroup4F8CEEEF", "AWS679f53fac002430cb0da5b7982bd2287LogGroup449FB7C2"}
+    ),
     ("Network", "AWS::S3::Bucket"): "NetworkFlowLogBucket879F01A6",
     ("Network", "AWS::EC2::VPC"): "NetworkVpc7FB7348F",
     ("Database", "AWS::KMS::Key"): "DatabaseKey5E5D9547",
@@ -54,6 +57,16 @@ PINNED: dict[tuple[str, str], str | frozenset[str] | dict[str, str]] = {
     ),
     ("Edge", "AWS::Logs::LogGroup"): frozenset(
         {"EdgeWafLogGroup9CABFEE6", "EdgeAccessLogGroup3D2C599C"}
+    ),
+    # The key decrypts the retained CodeBuild logs; artifacts are disposable but pinned too.
+    ("Pipeline", "AWS::KMS::Key"): "PipelineKeyF48EE773",
+    ("Pipeline", "AWS::Logs::LogGroup"): "PipelineLogGroup9DA7DDE7",
+    ("Pipeline", "AWS::S3::Bucket"): frozenset(
+        {
+            "PipelineArtifactBucket5F943F51",
+            "PipelineAccessLogBucket4BD8E1ED",
+            "PipelineCacheBucket13EB56ED",  # build.cache: s3 (Prod)
+        }
     ),
 }
 STATEFUL_TYPES = {type_name for _, type_name in PINNED}
@@ -106,10 +119,10 @@ def test_every_pinned_id_is_used(synth: Synth) -> None:
         assert not missing, f"{stack} {type_name}: {missing} pinned but in no stage"
 
 
-#: Log destinations differ by config (a log group or a bucket): each pinned id must appear in
-#: some stage, not in every one.
+#: Log destinations differ by config (a log group or a bucket), and so does the pipeline's
+#: cache bucket: each pinned id must appear in some stage, not in every one.
 BY_CONFIG = {
     (stack, type_name)
     for stack in ("Network", "Edge")
     for type_name in ("AWS::Logs::LogGroup", "AWS::S3::Bucket")
-}
+} | {("Pipeline", "AWS::S3::Bucket")}

@@ -29,17 +29,15 @@ def stack(synth: Synth) -> Stack:
 
 
 def test_ecr_image_is_keyed_on_repository_and_tag(stack: Stack) -> None:
-    image, image_id = _image(
-        stack, _props(ImageSource(kind="ecr", repository_name="web/api", tag="v1.2.3"))
-    )
-    assert isinstance(image, ecs.ContainerImage)
-    assert image_id == "web/api:v1.2.3"
+    image = _image(stack, _props(ImageSource(kind="ecr", repository_name="web/api", tag="v1.2.3")))
+    assert isinstance(image.image, ecs.ContainerImage)
+    assert image.image_id == "web/api:v1.2.3"
 
 
 def test_asset_image_is_keyed_on_its_content_hash(stack: Stack) -> None:
-    _, image_id = _image(stack, _props(ImageSource(kind="asset", directory=str(ROOT / "app"))))
-    assert len(image_id) == 64
-    assert int(image_id, 16) >= 0
+    image = _image(stack, _props(ImageSource(kind="asset", directory=str(ROOT / "app"))))
+    assert len(image.image_id) == 64
+    assert int(image.image_id, 16) >= 0
 
 
 def test_incomplete_ecr_source_is_refused(stack: Stack) -> None:

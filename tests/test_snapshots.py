@@ -19,7 +19,7 @@ from tests.conftest import SHIPPED_STAGES, Synth
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 PLACEHOLDER = "<asset-hash>"
-STACKS = ("Network", "Database", "Compute", "Edge")
+STACKS = ("Network", "Database", "Compute", "Edge", "Pipeline")
 
 
 def scrub_asset_hashes(*, data: SerializableData, path: PropertyPath) -> SerializableData:

@@ -13,7 +13,7 @@ from tests.conftest import NEW_STAGE, ROOT, SHIPPED_STAGES, Synth
 from tests.helpers import props
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
-STACKS = ("Network", "Database", "Compute", "Edge")
+STACKS = ("Network", "Database", "Compute", "Edge", "Pipeline")
 #: CloudFront takes certificates and web ACLs only from us-east-1.
 REGIONAL_EXCEPTIONS = {"Edge": CLOUDFRONT_REGION}
 

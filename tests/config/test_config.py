@@ -35,7 +35,7 @@ from tests.config.helpers import (
 
 ALLOWED_TOP = (
     "allowed: stage_name, account, region, termination_protection, tags, network, database, "
-    "dns, compute, migration, edge"
+    "dns, compute, migration, edge, pipeline"
 )
 ALLOWED_NETWORK = (
     "allowed: cidr, availability_zones, nat, subnet_masks, interface_endpoints, flow_logs"
@@ -56,6 +56,7 @@ MISSING_IN_EMPTY_FILE = (
     "'app-{stage}.example.com' uses {stage}, which needs a valid stage_name",
     "config/defaults.yaml (as used by config/prod.yaml): edge.domain_names[1]: "
     "'api-{stage}.example.com' uses {stage}, which needs a valid stage_name",
+    "config/prod.yaml: pipeline.connection_arn: required setting is missing",
 )
 
 
@@ -114,6 +115,47 @@ def test_shipped_edge_settings() -> None:
     assert len({c.network.cidr for c in configs.values()}) == 3
 
 
+def test_shipped_pipeline_settings() -> None:
+    configs = by_stage(load_environments(SHIPPED_CONFIG))
+    pipelines = {name: c.pipeline for name, c in configs.items()}
+    assert all(p is not None for p in pipelines.values())
+    prod, stage, test = (pipelines[n] for n in ("Prod", "Stage", "Test"))
+    assert prod is not None
+    assert stage is not None
+    assert test is not None
+    assert (test.branch, stage.branch, prod.branch) == ("develop", "develop", "main")
+    # Only Prod waits for a person before its migration runs.
+    assert (test.approval, stage.approval) == (None, None)
+    assert prod.approval is not None
+    assert prod.approval.emails == ("release-approvers@example.com",)
+    for name, pipeline in pipelines.items():
+        assert pipeline is not None
+        assert f":{configs[name].account}:" in pipeline.connection_arn
+        # Static assets are content-hashed: only HTML is invalidated.
+        assert pipeline.invalidation_paths == ("/",)
+        assert pipeline.smoke_test.path is None  # the health check's path
+        assert configs[name].compute.health_check.path == "/api/health"
+        assert configs[name].latest_image_tag == f"{name.lower()}-latest"
+        assert configs[name].release_parameter_name == f"/{name}/release/api-image-tag"
+    assert (test.build.cache, prod.build.cache) == ("local", "s3")
+    # GitHub Actions may deploy Stage and Prod (each its own account and OIDC provider).
+    assert test.github_oidc is None
+    assert configs["Test"].github_role_name is None
+    for name in ("Stage", "Prod"):
+        oidc = pipelines[name].github_oidc  # type: ignore[union-attr]
+        assert oidc is not None
+        assert oidc.create_provider
+        assert configs[name].github_role_name == f"{name}-github-deploy"
+
+
+def test_pipeline_null_removes_the_pipeline(config_dir: Path) -> None:
+    edit_yaml(config_dir / "test.yaml", put("pipeline", None))
+    configs = by_stage(load_environments(config_dir))
+    assert configs["Test"].pipeline is None
+    assert configs["Test"].github_role_name is None
+    assert configs["Prod"].pipeline is not None
+
+
 def test_default_config_dir_is_the_shipped_one() -> None:
     assert by_stage(load_environments()) == by_stage(load_environments(SHIPPED_CONFIG))
 
@@ -154,6 +196,10 @@ def case(
     return pytest.param(bad, id=id_)
 
 
+STAGE_CONNECTION = (
+    "arn:aws:codeconnections:ap-northeast-1:222222222222:connection/"
+    "00000000-0000-4000-8000-000000000002"
+)
 DEFAULTS_FOR = "config/defaults.yaml (as used by config/{})"
 
 CASES = [
@@ -834,6 +880,134 @@ CASES = [
         put("edge.aliases", ["app.example.com"]),
         prefix="config/prod.yaml: edge.aliases: unknown key (allowed: domain_names, ",
         fragment="waf)",
+    ),
+    case(
+        "pipeline-connection-other-account",
+        "prod.yaml",
+        put(
+            "pipeline.connection_arn",
+            "arn:aws:codeconnections:ap-northeast-1:111111111111:connection/"
+            "00000000-0000-4000-8000-000000000003",
+        ),
+        "config/prod.yaml: pipeline.connection_arn: belongs to account 111111111111, not this "
+        "environment's 333333333333: a connection cannot be used from another account",
+    ),
+    case(
+        "pipeline-connection-not-an-arn",
+        "prod.yaml",
+        put("pipeline.connection_arn", "arn:aws:s3:::bucket"),
+        prefix="config/prod.yaml: pipeline.connection_arn: 'arn:aws:s3:::bucket' ",
+        fragment="is not a CodeConnections (CodeStar) connection ARN",
+    ),
+    case(
+        "pipeline-connection-missing",
+        "stage.yaml",
+        drop("pipeline.connection_arn"),
+        prefix="config/stage.yaml: pipeline.connection_arn: ",
+        fragment="required",
+    ),
+    case(
+        "pipeline-repository-not-owner-name",
+        "prod.yaml",
+        put("pipeline.repository", "web-platform"),
+        prefix="config/prod.yaml: pipeline.repository: 'web-platform' ",
+        fragment="is not a GitHub repository 'owner/name'",
+    ),
+    case(
+        "pipeline-branch-invalid",
+        "prod.yaml",
+        put("pipeline.branch", "release..1"),
+        prefix="config/prod.yaml: pipeline.branch: 'release..1' ",
+        fragment="is not a git branch name",
+    ),
+    case(
+        "pipeline-approval-without-approvers",
+        "prod.yaml",
+        put("pipeline.approval", {"emails": []}),
+        "config/prod.yaml: pipeline.approval.emails: name the approvers (`emails`) or their "
+        "SNS topic (`topic_arn`)",
+    ),
+    case(
+        "pipeline-approval-topic-not-an-arn",
+        "prod.yaml",
+        put("pipeline.approval", {"topic_arn": "approvers"}),
+        prefix="config/prod.yaml: pipeline.approval.topic_arn: 'approvers' ",
+        fragment="is not an SNS topic ARN",
+    ),
+    case(
+        "pipeline-invalidates-static-path",
+        "prod.yaml",
+        put("pipeline.invalidation_paths", ["/", "/_next/static/*"]),
+        "config/prod.yaml: pipeline.invalidation_paths[1]: '/_next/static/*' is under the "
+        "static path '/_next/static/*', whose files are content-hashed and never change under "
+        "the same name: list HTML paths",
+    ),
+    case(
+        "pipeline-invalidation-path-relative",
+        "prod.yaml",
+        put("pipeline.invalidation_paths", ["index.html"]),
+        prefix="config/prod.yaml: pipeline.invalidation_paths[0]: 'index.html' ",
+        fragment="is not a path like '/'",
+    ),
+    case(
+        "pipeline-build-cache-unknown",
+        "test.yaml",
+        put("pipeline.build.cache", "ebs"),
+        prefix="config/test.yaml: pipeline.build.cache: 'ebs': ",
+        fragment="'local' or 's3'",
+    ),
+    case(
+        "pipeline-smoke-attempts-zero",
+        "test.yaml",
+        put("pipeline.smoke_test.attempts", 0),
+        prefix="config/test.yaml: pipeline.smoke_test.attempts: 0: ",
+        fragment="greater than or equal to 1",
+    ),
+    case(
+        "pipeline-notification-email-invalid",
+        "test.yaml",
+        put("pipeline.notification_emails", ["not-an-address"]),
+        prefix="config/test.yaml: pipeline.notification_emails[0]: ",
+        fragment="email",
+    ),
+    case(
+        "pipeline-two-oidc-providers-in-one-account",
+        "test.yaml",
+        combine(
+            put("account", "222222222222"),
+            put("pipeline.connection_arn", STAGE_CONNECTION),
+            put("pipeline.github_oidc", {"create_provider": True}),
+        ),
+        "config/test.yaml: pipeline.github_oidc.create_provider: account 222222222222 gets its "
+        "GitHub OIDC provider from config/stage.yaml already; set create_provider: false here",
+    ),
+    case(
+        "pipeline-oidc-role-name-taken",
+        "test.yaml",
+        combine(
+            put("account", "222222222222"),
+            put("pipeline.connection_arn", STAGE_CONNECTION),
+            put(
+                "pipeline.github_oidc",
+                {"create_provider": False, "role_name": "Stage-github-deploy"},
+            ),
+        ),
+        "config/test.yaml: pipeline.github_oidc.role_name: role 'Stage-github-deploy' is "
+        "already created in account 222222222222 by config/stage.yaml",
+    ),
+    case(
+        "pipeline-oidc-role-name-invalid",
+        "prod.yaml",
+        put("pipeline.github_oidc.role_name", "deploy role"),
+        prefix="config/prod.yaml: pipeline.github_oidc.role_name: 'deploy role' ",
+        fragment="is not an IAM role name",
+    ),
+    case(
+        "pipeline-unknown-key",
+        "prod.yaml",
+        put("pipeline.stages", []),
+        prefix="config/prod.yaml: pipeline.stages: unknown key (allowed: connection_arn, ",
+        fragment="github_oidc)",
     ),
     case(
         "migration-command-empty",

@@ -8,6 +8,10 @@ caller can get it wrong.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
 from aws_cdk import Acknowledgment, Validations
 from constructs import IConstruct
 
@@ -37,3 +41,35 @@ def acknowledge(scope: IConstruct, rules: str | tuple[str, ...], reason: str) ->
         raise ValueError(f"acknowledgment of {rules} needs a specific reason, got {reason!r}")
     for rule in (rules,) if isinstance(rules, str) else rules:
         Validations.of(scope).acknowledge(Acknowledgment(id=namespaced(rule), reason=reason))
+
+
+def flatten_cfn_reference(node: Any) -> str:
+    """cdk-nag's flattenCfnReference: a resolved CloudFormation value as one string."""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict) and len(node) == 1:
+        ((function, argument),) = node.items()
+        flatten = _FLATTEN_INTRINSICS.get(function)
+        if flatten is not None:
+            return flatten(argument)
+    # cdk-nag falls back to JSON.stringify (compact, non-ASCII kept)
+    return json.dumps(node, separators=(",", ":"), ensure_ascii=False)
+
+
+def _flatten_join(argument: Any) -> str:
+    delimiter, items = argument
+    return str(delimiter).join(flatten_cfn_reference(item) for item in items)
+
+
+def _flatten_get_att(argument: Any) -> str:
+    resource, attribute = argument
+    return f"<{flatten_cfn_reference(resource)}.{flatten_cfn_reference(attribute)}>"
+
+
+_FLATTEN_INTRINSICS: dict[str, Callable[[Any], str]] = {
+    "Fn::Join": _flatten_join,
+    "Fn::Sub": flatten_cfn_reference,
+    "Fn::GetAtt": _flatten_get_att,
+    "Fn::ImportValue": flatten_cfn_reference,
+    "Ref": lambda name: f"<{flatten_cfn_reference(name)}>",
+}

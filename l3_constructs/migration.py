@@ -12,8 +12,7 @@ Knows nothing of environments: every choice arrives in `MigrationProps`.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -39,7 +38,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct, IValidation
 
-from l3_constructs.compliance import acknowledge
+from l3_constructs.compliance import acknowledge, flatten_cfn_reference
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import (
     CPU_ARCHITECTURES,
@@ -532,40 +531,8 @@ class _AcknowledgeWildcardResource:
 
     def validate(self) -> list[str]:
         resolved = Stack.of(self._policy).resolve(self._arn)
-        rule = f"AwsSolutions-IAM5[Resource::{_flatten(resolved)}]"
+        rule = f"AwsSolutions-IAM5[Resource::{flatten_cfn_reference(resolved)}]"
         if rule not in self._acknowledged:  # validation may run more than once
             acknowledge(self._policy, rule, self._reason)
             self._acknowledged.add(rule)
         return []
-
-
-def _flatten(node: Any) -> str:
-    """cdk-nag's flattenCfnReference: a resolved CloudFormation value as one string."""
-    if isinstance(node, str):
-        return node.replace("${", "<").replace("}", ">")
-    if isinstance(node, dict) and len(node) == 1:
-        ((function, argument),) = node.items()
-        flatten = _FLATTEN_INTRINSICS.get(function)
-        if flatten is not None:
-            return flatten(argument)
-    # cdk-nag falls back to JSON.stringify (compact, non-ASCII kept)
-    return json.dumps(node, separators=(",", ":"), ensure_ascii=False)
-
-
-def _flatten_join(argument: Any) -> str:
-    delimiter, items = argument
-    return str(delimiter).join(_flatten(item) for item in items)
-
-
-def _flatten_get_att(argument: Any) -> str:
-    resource, attribute = argument
-    return f"<{_flatten(resource)}.{_flatten(attribute)}>"
-
-
-_FLATTEN_INTRINSICS: dict[str, Callable[[Any], str]] = {
-    "Fn::Join": _flatten_join,
-    "Fn::Sub": _flatten,
-    "Fn::GetAtt": _flatten_get_att,
-    "Fn::ImportValue": _flatten,
-    "Ref": lambda name: f"<{_flatten(name)}>",
-}

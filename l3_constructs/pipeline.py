@@ -13,7 +13,6 @@ Knows nothing of environments: every choice arrives in `PipelineProps`.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shlex
@@ -38,7 +37,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IConstruct, IValidation
 
-from l3_constructs.compliance import acknowledge
+from l3_constructs.compliance import acknowledge, flatten_cfn_reference
 from l3_constructs.limits import CLOUDFRONT_REGION, LOG_RETENTION_DAYS
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import allow_cloudwatch_logs, expiring_log_bucket
@@ -339,32 +338,15 @@ class PlatformPipeline(Construct):
         return key
 
     def _bucket(self, construct_id: str, expiry_days: int) -> s3.Bucket:
-        """A private, SSL-only, KMS-encrypted bucket of disposable objects that expire."""
-        return s3.Bucket(
+        """A private, SSL-only, KMS-encrypted, access-logged bucket of disposable objects:
+        a deleted stack loses nothing a new execution cannot rebuild."""
+        return expiring_log_bucket(
             self,
             construct_id,
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    expiration=Duration.days(expiry_days),
-                    noncurrent_version_expiration=Duration.days(1),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                ),
-                # S3 takes this only in a rule without `expiration`: it removes the delete
-                # markers left once the versions are gone, so the bucket ends up empty.
-                s3.LifecycleRule(expired_object_delete_marker=True),
-            ],
-            server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix=f"{construct_id}/",
-            # Disposable: a deleted stack loses nothing a new execution cannot rebuild.
+            retention_days=expiry_days,
             removal_policy=RemovalPolicy.DESTROY,
+            encryption_key=self.key,
+            access_logs_bucket=self.access_log_bucket,
         )
 
     def _topic(self, construct_id: str, display_name: str, emails: Sequence[str]) -> sns.Topic:
@@ -1053,7 +1035,9 @@ def _cfn_policy(policy: IConstruct) -> iam.CfnPolicy:
 def _finding(stack: Stack, key: str) -> str:
     """`Resource::<arn>` with the ARN rendered as cdk-nag does; action ids as they are."""
     if key.startswith(_RESOURCE_PREFIX):
-        return _RESOURCE_PREFIX + _flatten(stack.resolve(key.removeprefix(_RESOURCE_PREFIX)))
+        return _RESOURCE_PREFIX + flatten_cfn_reference(
+            stack.resolve(key.removeprefix(_RESOURCE_PREFIX))
+        )
     return key
 
 
@@ -1067,7 +1051,7 @@ def _wildcard_findings(document: Mapping[str, Any]) -> list[str]:
             if isinstance(action, str) and "*" in action:
                 findings[f"Action::{action}"] = None
         for resource in _as_list(statement.get("Resource")):
-            flat = _flatten(resource)
+            flat = flatten_cfn_reference(resource)
             if "*" in flat:
                 findings[f"Resource::{flat}"] = None
     return list(findings)
@@ -1075,23 +1059,3 @@ def _wildcard_findings(document: Mapping[str, Any]) -> list[str]:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
-
-
-def _flatten(node: Any) -> str:
-    """cdk-nag's flattenCfnReference: a resolved CloudFormation value as one string."""
-    if isinstance(node, str):
-        return node.replace("${", "<").replace("}", ">")
-    if isinstance(node, dict) and len(node) == 1:
-        ((function, argument),) = node.items()
-        if function == "Fn::Join":
-            delimiter, items = argument
-            return str(delimiter).join(_flatten(item) for item in items)
-        if function in ("Fn::Sub", "Fn::ImportValue"):
-            return _flatten(argument)
-        if function == "Fn::GetAtt":
-            resource, attribute = argument
-            return f"<{_flatten(resource)}.{_flatten(attribute)}>"
-        if function == "Ref":
-            return f"<{_flatten(argument)}>"
-    # cdk-nag falls back to JSON.stringify (compact, non-ASCII kept)
-    return json.dumps(node, separators=(",", ":"), ensure_ascii=False)

@@ -20,7 +20,7 @@ from constructs import Construct
 
 from l3_constructs.compliance import acknowledge
 from l3_constructs.limits import UNRELEASED
-from l3_constructs.shared import AWS_CUSTOM_RESOURCE_FUNCTION_ID
+from l3_constructs.shared import acknowledge_aws_custom_resource_function
 
 
 class ReleaseRecord(Construct):
@@ -83,31 +83,9 @@ class ReleaseRecord(Construct):
             "CDK's inline policy for the release record: ssm:PutParameter and "
             "ssm:DeleteParameter on this one parameter, for a single-purpose role.",
         )
-        function = Stack.of(self).node.find_child(AWS_CUSTOM_RESOURCE_FUNCTION_ID)
-        acknowledge(
-            function,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]",
-            "CDK's AwsCustomResource function writes only its own logs through the AWS-managed "
-            "basic execution policy; its calls create and delete the release parameter.",
-        )
-        acknowledge(
-            function,
-            "NIST.800.53.R5-LambdaInsideVPC",
-            "The function calls only the SSM API, when the stack is created or deleted; it "
-            "reaches nothing inside the VPC.",
-        )
-        acknowledge(
-            function,
-            ("NIST.800.53.R5-LambdaConcurrency", "NIST.800.53.R5-LambdaDLQ"),
-            "CloudFormation invokes the function synchronously when the stack is created or "
-            "deleted and fails that operation on an error; a queue or reserved concurrency "
-            "adds nothing.",
-        )
-        acknowledge(
-            function,
-            "NIST.800.53.R5-CloudWatchLogGroupEncrypted",
-            "The log group CDK creates for its AwsCustomResource function holds only the "
-            "PutParameter/DeleteParameter calls for the release record: a parameter name "
-            "and the word 'unreleased', no data or secrets.",
+        acknowledge_aws_custom_resource_function(
+            self,
+            calls="PutParameter and DeleteParameter of the release record (a parameter name "
+            "and the word 'unreleased')",
+            when="when the stack is created or deleted",
         )

@@ -41,8 +41,8 @@ from l3_constructs.compliance import acknowledge
 from l3_constructs.limits import UNRELEASED
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import (
-    AWS_CUSTOM_RESOURCE_FUNCTION_ID,
     Architecture,
+    acknowledge_aws_custom_resource_function,
     allow_cloudwatch_logs,
     expiring_log_bucket,
     fargate_task_definition,
@@ -718,31 +718,10 @@ class PlatformService(Construct):
             "CDK's policy for the prefix-list look-up: ec2:DescribeManagedPrefixLists has no "
             "resource-level permissions, and the role serves this one read-only call.",
         )
-        function = Stack.of(self).node.find_child(AWS_CUSTOM_RESOURCE_FUNCTION_ID)
-        acknowledge(
-            function,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]",
-            "CDK's AwsCustomResource function writes only its own logs through the AWS-managed "
-            "basic execution policy; its one call is the read-only prefix-list look-up.",
-        )
-        acknowledge(
-            function,
-            "NIST.800.53.R5-LambdaInsideVPC",
-            "The function only calls the EC2 API once per deployment to read a public AWS "
-            "prefix list id; it reaches nothing in the VPC, which may have no NAT.",
-        )
-        acknowledge(
-            function,
-            ("NIST.800.53.R5-LambdaConcurrency", "NIST.800.53.R5-LambdaDLQ"),
-            "CloudFormation invokes the look-up synchronously once per deployment and fails "
-            "the deployment on an error; neither reserved concurrency nor a queue adds anything.",
-        )
-        acknowledge(
-            function,
-            "NIST.800.53.R5-CloudWatchLogGroupEncrypted",
-            "The log group CDK creates for its AwsCustomResource function holds only the "
-            "DescribeManagedPrefixLists call and a public prefix-list id, no data or secrets.",
+        acknowledge_aws_custom_resource_function(
+            self,
+            calls="the read-only DescribeManagedPrefixLists look-up of a public prefix-list id",
+            when="once per deployment",
         )
 
 

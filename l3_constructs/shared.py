@@ -12,6 +12,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from l3_constructs.compliance import acknowledge
+
 Architecture = Literal["X86_64", "ARM64"]
 
 #: Construct id of the function `custom_resources.AwsCustomResource` creates once per stack
@@ -92,13 +94,26 @@ def expiring_log_bucket(
     retention_days: int,
     removal_policy: RemovalPolicy,
     encryption_key: kms.IKey | None = None,
+    access_logs_bucket: s3.IBucket | None = None,
 ) -> s3.Bucket:
-    """A private, SSL-only, versioned bucket for logs that expire after `retention_days`.
+    """A private, SSL-only, versioned bucket for objects that expire after `retention_days`.
 
     Encrypted with `encryption_key` (SSE-KMS, bucket key on), or with S3-managed keys when
     none is given: what services that deliver only to SSE-S3 buckets (ALB logs) need.
+    With `access_logs_bucket`, S3 server access logs go there (prefix: the construct id), and
+    expired delete markers are removed too, so a destroyable bucket ends up empty.
     """
     kms_encrypted = encryption_key is not None
+    rules = [
+        s3.LifecycleRule(
+            expiration=Duration.days(retention_days),
+            noncurrent_version_expiration=Duration.days(1),
+            abort_incomplete_multipart_upload_after=Duration.days(1),
+        )
+    ]
+    if access_logs_bucket is not None:
+        # S3 takes this only in a rule without `expiration`.
+        rules.append(s3.LifecycleRule(expired_object_delete_marker=True))
     return s3.Bucket(
         scope,
         construct_id,
@@ -110,12 +125,41 @@ def expiring_log_bucket(
         minimum_tls_version=1.2,
         versioned=True,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        lifecycle_rules=[
-            s3.LifecycleRule(
-                expiration=Duration.days(retention_days),
-                noncurrent_version_expiration=Duration.days(1),
-                abort_incomplete_multipart_upload_after=Duration.days(1),
-            )
-        ],
+        lifecycle_rules=rules,
+        server_access_logs_bucket=access_logs_bucket,
+        server_access_logs_prefix=f"{construct_id}/" if access_logs_bucket else None,
         removal_policy=removal_policy,
+    )
+
+
+def acknowledge_aws_custom_resource_function(scope: Construct, *, calls: str, when: str) -> None:
+    """The findings on the one function `custom_resources.AwsCustomResource` creates per
+    stack (found from `scope`'s stack), for a stack whose custom resources make `calls`
+    (e.g. "the read-only DescribeManagedPrefixLists look-up") `when` (e.g. "once per
+    deployment")."""
+    function = Stack.of(scope).node.find_child(AWS_CUSTOM_RESOURCE_FUNCTION_ID)
+    acknowledge(
+        function,
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AWSLambdaBasicExecutionRole]",
+        "CDK's AwsCustomResource function writes only its own logs through the AWS-managed "
+        f"basic execution policy; its calls are {calls}.",
+    )
+    acknowledge(
+        function,
+        "NIST.800.53.R5-LambdaInsideVPC",
+        f"The function makes {calls}, {when}, through the AWS API; it reaches nothing inside "
+        "the VPC, which may have no NAT.",
+    )
+    acknowledge(
+        function,
+        ("NIST.800.53.R5-LambdaConcurrency", "NIST.800.53.R5-LambdaDLQ"),
+        f"CloudFormation invokes the function synchronously {when} and fails that operation "
+        "on an error; neither reserved concurrency nor a queue adds anything.",
+    )
+    acknowledge(
+        function,
+        "NIST.800.53.R5-CloudWatchLogGroupEncrypted",
+        f"The log group CDK creates for its AwsCustomResource function holds only {calls} "
+        "and their responses, no data or secrets.",
     )

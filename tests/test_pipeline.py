@@ -171,7 +171,12 @@ def test_source_branch_and_trigger(synth: Synth, stage: str) -> None:
     (trigger,) = _pipeline(template)["Triggers"]
     assert trigger["ProviderType"] == "CodeStarSourceConnection"
     assert trigger["GitConfiguration"]["SourceActionName"] == "GitHub"
-    assert trigger["GitConfiguration"]["Push"] == [{"Branches": {"Includes": [config.branch]}}]
+    tags = [{"Tags": {"Includes": list(config.tags)}}] if config.tags else []
+    assert trigger["GitConfiguration"]["Push"] == [
+        {"Branches": {"Includes": [config.branch]}},
+        *tags,
+    ]
+    assert config.tags == (("v*",) if stage == "Prod" else ())
 
 
 @pytest.mark.parametrize("stage", STAGES)

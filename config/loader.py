@@ -223,6 +223,7 @@ def _cross_environment_problems(loaded: Sequence[tuple[str, EnvironmentConfig]])
                 )
             by_domain.setdefault(domain, shown)
     problems.extend(_github_oidc_problems(loaded))
+    problems.extend(_security_baseline_problems(loaded))
     for i, (shown, env) in enumerate(loaded):
         net = ipaddress.IPv4Network(env.network.cidr)
         for other_shown, other in loaded[:i]:
@@ -231,6 +232,30 @@ def _cross_environment_problems(loaded: Sequence[tuple[str, EnvironmentConfig]])
                     f"{shown}: network.cidr: {env.network.cidr!r} overlaps "
                     f"{other.network.cidr!r} of {other_shown}"
                 )
+    return problems
+
+
+def _security_baseline_problems(loaded: Sequence[tuple[str, EnvironmentConfig]]) -> list[str]:
+    """GuardDuty and Config allow one detector / recorder per account and region; one
+    multi-region trail per account is enough (a second one only doubles the cost)."""
+    problems: list[str] = []
+    seen: dict[tuple[str, str], str] = {}
+    for shown, env in loaded:
+        security = env.security
+        for field, on, scope in (
+            ("guardduty", security.guardduty, env.region),
+            ("config_recorder", security.config_recorder, env.region),
+            ("cloudtrail", security.cloudtrail, "all regions"),
+        ):
+            if not on:
+                continue
+            key = (f"{field}:{env.account}", scope)
+            if key in seen:
+                problems.append(
+                    f"{shown}: security.{field}: account {env.account} ({scope}) has it from "
+                    f"{seen[key]} already; set it to false here"
+                )
+            seen.setdefault(key, shown)
     return problems
 
 

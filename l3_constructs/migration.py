@@ -38,7 +38,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct, IValidation
 
-from l3_constructs.compliance import acknowledge, flatten_cfn_reference
+from l3_constructs.compliance import acknowledge, flatten_cfn_reference, skip_checkov
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import (
     CPU_ARCHITECTURES,
@@ -393,6 +393,13 @@ class PlatformMigration(Construct):
                 dlq_reason="The waiter state machine invokes it synchronously and handles its "
                 "errors (Retry/Catch); a DLQ only catches asynchronous invocations.",
             )
+        for function_id in ("framework-onEvent", "framework-isComplete", "framework-onTimeout"):
+            skip_checkov(
+                provider.node.find_child(function_id),
+                "CKV_AWS_173",
+                "The Provider framework's environment holds only the ARNs of the two migration "
+                "handlers (and of its waiter), no secrets; Lambda encrypts it at rest anyway.",
+            )
         return provider
 
     def _acknowledge_framework_role(self, role: iam.Role) -> None:
@@ -457,6 +464,12 @@ class PlatformMigration(Construct):
             "Step Functions log delivery (logs:CreateLogDelivery and friends, granted by CDK) "
             "has no resource-level permissions; the state machine logs to one log group.",
         )
+        skip_checkov(
+            waiter.node.find_child("Role").node.find_child("DefaultPolicy"),
+            "CKV_AWS_111",
+            "The write actions on '*' are CDK's Step Functions log-delivery grants "
+            "(logs:CreateLogDelivery and friends), which have no resource-level form.",
+        )
         for function_id in ("framework-isComplete", "framework-onTimeout"):
             function = self.provider.node.find_child(function_id)
             acknowledge(
@@ -487,13 +500,25 @@ def _acknowledge_deploy_time_function(function: IConstruct, *, calls: str, dlq_r
         f"This deploy-time function calls only {calls}, never anything in the VPC, which may "
         "have no NAT gateway or endpoints for those APIs.",
     )
+    skip_checkov(
+        function,
+        "CKV_AWS_117",
+        f"This deploy-time function calls only {calls}; it needs nothing inside the VPC.",
+    )
     acknowledge(
         function,
         "NIST.800.53.R5-LambdaConcurrency",
         "This function runs only while CloudFormation deploys a migration, a few invocations "
         "at a time; reserved concurrency would only take capacity from other functions.",
     )
+    skip_checkov(
+        function,
+        "CKV_AWS_115",
+        "This function runs only while CloudFormation deploys a migration, a few invocations "
+        "at a time; reserved concurrency would only take capacity from other functions.",
+    )
     acknowledge(function, "NIST.800.53.R5-LambdaDLQ", dlq_reason)
+    skip_checkov(function, "CKV_AWS_116", dlq_reason)
 
 
 def _logical_id(construct: IConstruct) -> str:

@@ -37,7 +37,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IConstruct, IValidation
 
-from l3_constructs.compliance import acknowledge, flatten_cfn_reference
+from l3_constructs.compliance import acknowledge, flatten_cfn_reference, skip_checkov
 from l3_constructs.limits import CLOUDFRONT_REGION, LOG_RETENTION_DAYS
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import allow_cloudwatch_logs, expiring_log_bucket
@@ -441,6 +441,16 @@ class PlatformPipeline(Construct):
                 "construct's encrypted log group instead, so the grant stays unused.",
             },
         )
+        # In the HIPAA and PCI DSS packs only (the config's compliance.extra_packs).
+        acknowledge(
+            project,
+            (
+                "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+                "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+            ),
+            "The project's source is the pipeline's artifact (source type CODEPIPELINE), which "
+            "the CodeConnections connection fetched: no repository URL or credentials here.",
+        )
         return project
 
     # --- Steps --------------------------------------------------------------------------------
@@ -837,6 +847,12 @@ class PlatformPipeline(Construct):
                 "execution rebuilds them from the repository, so a replica would add nothing.",
             )
         log_bucket = self.access_log_bucket
+        skip_checkov(
+            log_bucket,
+            "CKV_AWS_18",
+            "This bucket only receives the S3 server access logs of the pipeline's buckets; "
+            "logging access to it would need a further log bucket with the same gap.",
+        )
         acknowledge(
             log_bucket,
             "NIST.800.53.R5-S3DefaultEncryptionKMS",

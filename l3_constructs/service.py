@@ -37,7 +37,7 @@ from aws_cdk import custom_resources as cr
 from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
-from l3_constructs.compliance import acknowledge
+from l3_constructs.compliance import acknowledge, skip_checkov
 from l3_constructs.limits import UNRELEASED
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import (
@@ -705,6 +705,20 @@ class PlatformService(Construct):
             "This bucket only receives the load balancer's access logs, which are themselves "
             "access logs; logging access to it would need a further log bucket with the same gap.",
         )
+        skip_checkov(
+            bucket,
+            "CKV_AWS_18",
+            "This bucket only receives the load balancer's access logs, which are themselves "
+            "access logs; logging access to it would need a further log bucket with the same gap.",
+        )
+        if props.mutable_tags:
+            skip_checkov(
+                self.repository,
+                "CKV_AWS_51",
+                "Every image tag is immutable except the moving tag(s) "
+                f"{', '.join(props.mutable_tags)} the pipeline re-points on each release "
+                "(IMMUTABLE_WITH_EXCLUSION); checkov accepts only IMMUTABLE.",
+            )
         acknowledge(
             bucket,
             "NIST.800.53.R5-S3DefaultEncryptionKMS",

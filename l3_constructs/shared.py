@@ -12,7 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from l3_constructs.compliance import acknowledge
+from l3_constructs.compliance import acknowledge, skip_checkov
 
 Architecture = Literal["X86_64", "ARM64"]
 
@@ -151,15 +151,39 @@ def acknowledge_aws_custom_resource_function(scope: Construct, *, calls: str, wh
         f"The function makes {calls}, {when}, through the AWS API; it reaches nothing inside "
         "the VPC, which may have no NAT.",
     )
+    skip_checkov(
+        function,
+        "CKV_AWS_117",
+        f"CDK's AwsCustomResource function makes {calls} through the AWS API; it needs "
+        "nothing inside the VPC.",
+    )
     acknowledge(
         function,
         ("NIST.800.53.R5-LambdaConcurrency", "NIST.800.53.R5-LambdaDLQ"),
         f"CloudFormation invokes the function synchronously {when} and fails that operation "
         "on an error; neither reserved concurrency nor a queue adds anything.",
     )
+    skip_checkov(
+        function,
+        "CKV_AWS_115",
+        f"CloudFormation invokes CDK's AwsCustomResource function {when}; reserved "
+        "concurrency would only withhold capacity from other functions.",
+    )
+    skip_checkov(
+        function,
+        "CKV_AWS_116",
+        f"CloudFormation invokes CDK's AwsCustomResource function {when} and fails that "
+        "operation on an error; a dead-letter queue would have no reader.",
+    )
     acknowledge(
         function,
         "NIST.800.53.R5-CloudWatchLogGroupEncrypted",
         f"The log group CDK creates for its AwsCustomResource function holds only {calls} "
         "and their responses, no data or secrets.",
+    )
+    skip_checkov(
+        function.node.find_child("LogGroup"),
+        "CKV_AWS_158",
+        f"This log group of CDK's AwsCustomResource function holds only {calls} and their "
+        "responses, no data or secrets.",
     )

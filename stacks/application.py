@@ -6,9 +6,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aws_cdk import App, Validations
-from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
 
 from config.models import EnvironmentConfig
+from l3_constructs.compliance import mirror_nist_acknowledgments
 from stacks.platform_stage import PlatformStage
 
 
@@ -18,9 +19,21 @@ def build_app(
     context: Mapping[str, Any] | None = None,
     outdir: str | None = None,
 ) -> App:
-    """An `App` with one `PlatformStage` per environment and cdk-nag packs registered."""
+    """An `App` with one `PlatformStage` per environment and cdk-nag packs registered:
+    AwsSolutions and NIST 800-53 rev5 everywhere, HIPAA / PCI DSS where config asks."""
     app = App(context=dict(context or {}), outdir=outdir)
-    for config in environments:
-        PlatformStage(app, config=config)
+    configs = list(environments)
+    stages = [PlatformStage(app, config=config) for config in configs]
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+    # cdk-nag 3 runs a validation plugin over the whole app, wherever it is added: a pack
+    # one environment selects checks every environment, so each acknowledged NIST finding
+    # answers the pack's same-named rule in every stage.
+    packs = tuple(sorted({p for config in configs for p in config.compliance.extra_packs}))
+    if packs:
+        Validations.of(app).add_plugins(*(_PACKS[pack](app) for pack in packs))
+        for stage in stages:
+            mirror_nist_acknowledgments(stage, packs)
     return app
+
+
+_PACKS: dict[str, type[Any]] = {"hipaa": HIPAASecurityChecks, "pci_dss": PCIDSS321Checks}

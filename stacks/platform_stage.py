@@ -11,6 +11,7 @@ from stacks.database_stack import DatabaseStack
 from stacks.edge_stack import EdgeStack
 from stacks.network_stack import NetworkStack
 from stacks.pipeline_stack import PipelineStack
+from stacks.security_stack import SecurityStack
 
 
 class PlatformStage(Stage):
@@ -50,6 +51,10 @@ class PlatformStage(Stage):
             )
             if config.pipeline and release_record
             else None
+        )
+        # Account-level guards, where config switches them on (Stage, Prod).
+        self.security = (
+            SecurityStack(self, "Security", config=config) if config.security.enabled else None
         )
         for key, value in config.tags.as_dict().items():
             Tags.of(self).add(key, value)

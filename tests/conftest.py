@@ -2,7 +2,8 @@
 
 The session builds exactly what `cdk synth` builds (the shipped config files, the context
 of cdk.json) plus one extra environment, `Dev`, made the way the README tells a user to
-add one: `config/dev.yaml` copied from `test.yaml` with a new stage name and CIDR. So one
+add one: `config/dev.yaml` copied from `test.yaml` with a new stage name and CIDR (and the optional
+HIPAA and PCI DSS nag packs selected). So one
 synth also proves that a new file yields a new, nag-clean stage with no code change.
 """
 
@@ -49,6 +50,8 @@ def make_config_dir(target: Path) -> Path:
     dev = yaml.safe_load((config_dir / "test.yaml").read_text())
     dev["stage_name"] = NEW_STAGE
     dev["network"]["cidr"] = NEW_STAGE_CIDR
+    # The optional packs (README: compliance.extra_packs): a whole stage stays nag-clean.
+    dev["compliance"] = {"extra_packs": ["hipaa", "pci_dss"]}
     (config_dir / "dev.yaml").write_text(yaml.safe_dump(dev, sort_keys=False))
     return config_dir
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.models import EnvironmentConfig
+
 Template = dict[str, Any]
 
 
@@ -50,3 +52,13 @@ def joined(value: Any) -> str:
     if "Ref" in value:
         return f"${{{value['Ref']}}}"
     return str(value)
+
+
+#: Every stack an environment can have, in deployment order.
+ALL_STACKS = ("Network", "Database", "Compute", "Edge", "Pipeline", "Security")
+
+
+def expected_stacks(config: EnvironmentConfig) -> tuple[str, ...]:
+    """The stacks `config` asks for: Pipeline with a `pipeline`, Security with a switch on."""
+    optional = {"Pipeline": config.pipeline is not None, "Security": config.security.enabled}
+    return tuple(s for s in ALL_STACKS if optional.get(s, True))

@@ -58,6 +58,16 @@ PINNED: dict[tuple[str, str], str | frozenset[str] | dict[str, str]] = {
     ("Edge", "AWS::Logs::LogGroup"): frozenset(
         {"EdgeWafLogGroup9CABFEE6", "EdgeAccessLogGroup3D2C599C"}
     ),
+    # Audit trails: replaced, they would start empty and orphan the old evidence.
+    ("Security", "AWS::KMS::Key"): "BaselineKeyF70061C3",
+    ("Security", "AWS::Logs::LogGroup"): "BaselineTrailLogGroup4C426608",
+    ("Security", "AWS::S3::Bucket"): frozenset(
+        {
+            "BaselineTrailBucket0F7828CB",
+            "BaselineConfigBucket84CCD758",
+            "BaselineAccessLogBucket1039C0C9",
+        }
+    ),
     # The key decrypts the retained CodeBuild logs; artifacts are disposable but pinned too.
     ("Pipeline", "AWS::KMS::Key"): "PipelineKeyF48EE773",
     ("Pipeline", "AWS::Logs::LogGroup"): "PipelineLogGroup9DA7DDE7",

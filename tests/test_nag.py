@@ -14,11 +14,15 @@ import pytest
 from l3_constructs.compliance import MIN_REASON_LENGTH
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 
-PACKS = ("AwsSolutions", "NIST.800.53.R5")
+#: The packs every app runs, and the two the session's Dev stage selects (config
+#: compliance.extra_packs), which then check the whole app.
+PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 #: Report name -> the namespace its acknowledgment ids carry.
 NAMESPACES = {
     "AwsSolutions": "AwsSolutions",
     "NIST.800.53.R5": "NIST.800.53.R5",
+    "HIPAA.Security": "HIPAA.Security",
+    "PCI.DSS.321": "PCI.DSS.321",
     # CDK's own template checks (the validateAgainstDefaultRules feature flag).
     "CloudFormation Validate": "CloudFormation-Validate",
 }

@@ -10,23 +10,35 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from l3_constructs.limits import CLOUDFRONT_REGION
 from tests.conftest import NEW_STAGE, ROOT, SHIPPED_STAGES, Synth
-from tests.helpers import props
+from tests.helpers import ALL_STACKS, expected_stacks, props
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
-STACKS = ("Network", "Database", "Compute", "Edge", "Pipeline")
 #: CloudFront takes certificates and web ACLs only from us-east-1.
 REGIONAL_EXCEPTIONS = {"Edge": CLOUDFRONT_REGION}
 
 
 def test_one_stage_per_config_file_with_every_stack(synth: Synth) -> None:
-    assert set(synth.templates) == {(stage, stack) for stage in STAGES for stack in STACKS}
+    assert set(synth.templates) == {
+        (stage, stack) for stage in STAGES for stack in expected_stacks(synth.configs[stage])
+    }
+    # Optional stacks follow config: a pipeline everywhere, the security baseline in Stage
+    # and Prod only (Dev copies Test).
+    assert {s for s in STAGES if (s, "Security") in synth.templates} == {"Stage", "Prod"}
+    assert {s for s in STAGES if (s, "Pipeline") in synth.templates} == set(STAGES)
+
+
+def _present(synth: Synth, stage: str, stack: str) -> bool:
+    return stack in expected_stacks(synth.configs[stage])
 
 
 @pytest.mark.parametrize("stage", STAGES)
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ALL_STACKS)
 def test_stack_name_environment_and_termination_protection(
     synth: Synth, stage: str, stack: str
 ) -> None:
+    if not _present(synth, stage, stack):
+        assert (stage, stack) not in synth.artifacts
+        return
     config = synth.configs[stage]
     artifact = synth.artifacts[(stage, stack)]
     assert artifact["stackName"] == f"{stage}-{stack}"
@@ -41,10 +53,12 @@ def test_only_prod_ships_with_termination_protection(synth: Synth) -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ALL_STACKS)
 def test_config_tags_on_the_stack_and_every_taggable_resource(
     synth: Synth, stage: str, stack: str
 ) -> None:
+    if not _present(synth, stage, stack):
+        return
     expected = synth.configs[stage].tags.as_dict()
     # Stack tags: CloudFormation also propagates these to every resource at deploy time.
     assert synth.artifacts[(stage, stack)]["tags"] == expected

@@ -131,6 +131,8 @@ def test_ci_caches_pip_and_npm() -> None:
     assert set(python["with"]["cache-dependency-path"].split()) == {
         "requirements.txt",
         "requirements-dev.txt",
+        "requirements-pipeline.txt",
+        "requirements-checkov.txt",
     }
     (node,) = uses(ci, "actions/setup-node")
     assert node["with"]["cache"] == "npm"
@@ -139,8 +141,8 @@ def test_ci_caches_pip_and_npm() -> None:
 
 def test_ci_always_uploads_the_nag_report_and_the_assembly() -> None:
     uploads = uses(load("ci.yml"), "actions/upload-artifact")
-    paths = {u["with"]["path"] for u in uploads}
-    assert {"cdk.out/validation-report.json", "cdk.out"} <= paths
+    paths = {p for u in uploads for p in u["with"]["path"].split()}
+    assert {"cdk.out/validation-report.json", "cdk.out/compliance/", "cdk.out"} <= paths
     for upload in uploads:
         assert upload.get("if") == "always()", upload
 

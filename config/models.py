@@ -34,6 +34,7 @@ from l3_constructs.limits import (
     ONE_YEAR_SECONDS,
     ReferrerPolicy,
     cloudfront_path_matches,
+    default_max_connections,
 )
 
 # --------------------------------------------------------------------------- primitives
@@ -992,6 +993,11 @@ class AlarmThresholds(_Model):
     rds_connections_percent: Percent = Field(
         80, description="Connections above this share of the instance class's max_connections."
     )
+    rds_max_connections: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = Field(
+        None,
+        description="max_connections the share is of; null: the engine's default for "
+        "database.instance_type.",
+    )
     rds_free_storage_gb: Annotated[StrictInt, Field(ge=1, le=65536)] = Field(
         5, description="Free storage below this (GiB)."
     )
@@ -1160,6 +1166,22 @@ class EnvironmentConfig(_Model):
                     "content-hashed and never change under the same name: list HTML paths",
                     cross_field=True,
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _connections_limit_known(self) -> EnvironmentConfig:
+        thresholds = self.observability.thresholds
+        if thresholds.rds_max_connections is None:
+            try:
+                default_max_connections(self.database.engine, self.database.instance_type)
+            except ValueError:
+                raise FieldError(
+                    "observability.thresholds.rds_max_connections",
+                    f"is needed: the default max_connections of {self.database.instance_type!r}"
+                    " is not known (set it, or add the class to RDS_INSTANCE_MEMORY_GIB in "
+                    "l3_constructs/limits.py)",
+                    cross_field=True,
+                ) from None
         return self
 
     @model_validator(mode="after")

@@ -223,12 +223,15 @@ class PlatformEdge(Construct):
             _managed("AWSManagedRulesCommonRuleSet", count_only=waf.common_rules_count_only),
             _managed("AWSManagedRulesKnownBadInputsRuleSet"),
         ]
+        #: The web ACL's CloudWatch metric name (the `WebACL` dimension of its metrics),
+        #: unique per stack so environments sharing an account never share metrics.
+        self.web_acl_metric_name = f"{Stack.of(self).stack_name}-WebAcl"
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
             scope="CLOUDFRONT",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=_visibility("WebAcl"),
+            visibility_config=_visibility(self.web_acl_metric_name),
             rules=[
                 wafv2.CfnWebACL.RuleProperty(
                     name=name,

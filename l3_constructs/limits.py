@@ -67,3 +67,51 @@ def cloudfront_path_matches(pattern: str, path: str) -> bool:
 #: The release record's value until the pipeline first releases an image (never a valid
 #: release tag: the pipeline's scripts refuse it).
 UNRELEASED = "unreleased"
+
+
+#: Memory (GiB) of common RDS instance classes (without `db.`): what the engines' default
+#: max_connections formulas are computed from.
+RDS_INSTANCE_MEMORY_GIB: dict[str, int] = {
+    **{
+        f"{family}.{size}": gib
+        for family in ("t3", "t4g")
+        for size, gib in (
+            ("micro", 1),
+            ("small", 2),
+            ("medium", 4),
+            ("large", 8),
+            ("xlarge", 16),
+            ("2xlarge", 32),
+        )
+    },
+    **{
+        f"{family}.{size}": gib
+        for family in ("m5", "m6g", "m7g")
+        for size, gib in (("large", 8), ("xlarge", 16), ("2xlarge", 32), ("4xlarge", 64))
+    },
+    **{
+        f"{family}.{size}": gib
+        for family in ("r5", "r6g", "r7g")
+        for size, gib in (("large", 16), ("xlarge", 32), ("2xlarge", 64), ("4xlarge", 128))
+    },
+}
+
+
+def default_max_connections(engine: Engine, instance_class: str) -> int:
+    """The engine's default max_connections on `instance_class` (e.g. "t4g.medium"):
+    PostgreSQL LEAST(DBInstanceClassMemory/9531392, 5000), MySQL
+    DBInstanceClassMemory/12582880, from the class's nominal memory. RDS's
+    DBInstanceClassMemory is a little less (what the OS and RDS processes keep), so the real
+    limit is somewhat lower: set `observability.thresholds.rds_max_connections` where it
+    matters, or where a parameter group sets max_connections."""
+    name = instance_class.removeprefix("db.")
+    try:
+        memory = RDS_INSTANCE_MEMORY_GIB[name] * 2**30
+    except KeyError:
+        raise ValueError(
+            f"no memory size known for instance class {instance_class!r}: set "
+            "rds_max_connections, or add the class to RDS_INSTANCE_MEMORY_GIB"
+        ) from None
+    if engine == "postgres":
+        return min(memory // 9_531_392, 5000)
+    return memory // 12_582_880

@@ -26,6 +26,7 @@ from l3_constructs.edge import (
     WafProps,
 )
 from l3_constructs.limits import CLOUDFRONT_REGION
+from l3_constructs.observability import EdgeAlarms, EdgeAlarmsProps
 from l3_constructs.service import PlatformService
 from stacks.base import PlatformStack
 
@@ -105,6 +106,20 @@ class EdgeStack(PlatformStack):
             ).ref,
         )
         distribution = self.edge.distribution
+        # CloudFront and CLOUDFRONT-scope WAF metrics exist only here: their alarms too,
+        # relayed to the environment's alarm topic through EventBridge.
+        t = config.observability.thresholds
+        self.alarms = EdgeAlarms(
+            self,
+            "Alarms",
+            props=EdgeAlarmsProps(
+                monitoring_region=config.region,
+                cloudfront_5xx_rate_percent=t.cloudfront_5xx_rate_percent,
+                waf_blocked_per_5_minutes=t.waf_blocked_per_5_minutes,
+            ),
+            distribution_id=distribution.distribution_id,
+            web_acl_metric_name=self.edge.web_acl_metric_name,
+        )
         # What the delivery pipeline needs: where static files go, what to invalidate.
         CfnOutput(self, "SiteUrl", value=self.edge.url, description="The site's URL")
         CfnOutput(self, "DistributionId", value=distribution.distribution_id)

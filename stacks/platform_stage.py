@@ -9,6 +9,7 @@ from config.models import EnvironmentConfig
 from stacks.compute_stack import ComputeStack
 from stacks.database_stack import DatabaseStack
 from stacks.edge_stack import EdgeStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
 from stacks.pipeline_stack import PipelineStack
 from stacks.security_stack import SecurityStack
@@ -51,6 +52,15 @@ class PlatformStage(Stage):
             )
             if config.pipeline and release_record
             else None
+        )
+        # Alarms, their topic, the dashboard and the canary (the environment's region).
+        self.monitoring = MonitoringStack(
+            self,
+            "Monitoring",
+            config=config,
+            compute=self.compute,
+            database=self.database,
+            edge=self.edge,
         )
         # Account-level guards, where config switches them on (Stage, Prod).
         self.security = (

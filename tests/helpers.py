@@ -55,7 +55,7 @@ def joined(value: Any) -> str:
 
 
 #: Every stack an environment can have, in deployment order.
-ALL_STACKS = ("Network", "Database", "Compute", "Edge", "Pipeline", "Security")
+ALL_STACKS = ("Network", "Database", "Compute", "Edge", "Pipeline", "Monitoring", "Security")
 
 
 def expected_stacks(config: EnvironmentConfig) -> tuple[str, ...]:

@@ -68,6 +68,9 @@ PINNED: dict[tuple[str, str], str | frozenset[str] | dict[str, str]] = {
             "BaselineAccessLogBucket1039C0C9",
         }
     ),
+    # The alarm topic's key; the canary's artifacts (expiring) are pinned too.
+    ("Monitoring", "AWS::KMS::Key"): "MonitoringKey61F0DC42",
+    ("Monitoring", "AWS::S3::Bucket"): "MonitoringCanaryBucket426C3FDE",
     # The key decrypts the retained CodeBuild logs; artifacts are disposable but pinned too.
     ("Pipeline", "AWS::KMS::Key"): "PipelineKeyF48EE773",
     ("Pipeline", "AWS::Logs::LogGroup"): "PipelineLogGroup9DA7DDE7",

@@ -1,0 +1,74 @@
+"""Monitoring stack: thin wiring from config to `PlatformMonitoring` (the environment's region).
+
+It reads the service, load balancer and logs from Compute, the instance from Database, and
+the distribution id, web ACL metric name and edge alarms from Edge (us-east-1, whose alarm
+state changes reach this stack's topic through EventBridge).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs import Construct
+
+from config.models import EnvironmentConfig
+from l3_constructs.observability import MonitoringProps, PlatformMonitoring
+from stacks.base import PlatformStack
+from stacks.compute_stack import ComputeStack
+from stacks.database_stack import DatabaseStack
+from stacks.edge_stack import EdgeStack
+
+
+class MonitoringStack(PlatformStack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        compute: ComputeStack,
+        database: DatabaseStack,
+        edge: EdgeStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, config=config, **kwargs)
+        o = config.observability
+        t = o.thresholds
+        service = compute.service
+        canary_path = o.canary.path or config.compute.health_check.path
+        self.monitoring = PlatformMonitoring(
+            self,
+            "Monitoring",
+            props=MonitoringProps(
+                alarm_emails=o.alarm_emails,
+                slack_workspace_id=o.slack.workspace_id if o.slack else None,
+                slack_channel_id=o.slack.channel_id if o.slack else None,
+                ecs_cpu_percent=t.ecs_cpu_percent,
+                ecs_memory_percent=t.ecs_memory_percent,
+                alb_5xx_per_5_minutes=t.alb_5xx_per_5_minutes,
+                p95_response_time_seconds=t.response_time_p95_ms / 1000,
+                unhealthy_targets=t.unhealthy_targets,
+                rds_cpu_percent=t.rds_cpu_percent,
+                rds_connections_percent=t.rds_connections_percent,
+                rds_max_connections=t.rds_max_connections,
+                rds_free_storage_gib=t.rds_free_storage_gb,
+                error_log_pattern=o.error_log_pattern,
+                error_logs_per_5_minutes=t.error_logs_per_5_minutes,
+                canary_enabled=o.canary.enabled,
+                canary_url=f"{edge.edge.url}{canary_path}",
+                canary_interval_minutes=o.canary.interval_minutes,
+                canary_retention_days=o.log_retention_days,
+            ),
+            service=service.service,
+            load_balancer=service.load_balancer,
+            target_groups=[
+                g for g in (service.target_group, service.alternate_target_group) if g is not None
+            ],
+            log_group=service.log_group,
+            database=database.database.instance,
+            database_engine=config.database.engine,
+            database_instance_class=config.database.instance_type,
+            distribution_id=edge.edge.distribution.distribution_id,
+            web_acl_metric_name=edge.edge.web_acl_metric_name,
+            edge_alarm_arns=edge.alarms.alarm_arns,
+        )

@@ -15,19 +15,31 @@ from __future__ import annotations
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from l3_constructs.compliance import acknowledge
 from l3_constructs.limits import UNRELEASED
-from l3_constructs.shared import acknowledge_aws_custom_resource_function
+from l3_constructs.shared import (
+    acknowledge_aws_custom_resource_function,
+    encrypted_function_log_group,
+)
 
 
 class ReleaseRecord(Construct):
     """The SSM String parameter `parameter_name` (ARN `parameter_arn`), created holding
     `UNRELEASED` if it does not exist yet, left alone on updates, deleted with the stack."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, parameter_name: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        parameter_name: str,
+        log_key: kms.Key,
+        log_retention_days: int,
+    ) -> None:
         super().__init__(scope, construct_id)
         if not parameter_name.startswith("/") or len(parameter_name) > 1011:
             raise ValueError(f"{parameter_name!r} is not a hierarchical SSM parameter name")
@@ -73,6 +85,9 @@ class ReleaseRecord(Construct):
                 ]
             ),
             install_latest_aws_sdk=False,
+            log_group=encrypted_function_log_group(
+                self, "Logs", key=log_key, retention_days=log_retention_days
+            ),
         )
         self._acknowledge_findings()
 

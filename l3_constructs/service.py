@@ -44,6 +44,7 @@ from l3_constructs.shared import (
     Architecture,
     acknowledge_aws_custom_resource_function,
     allow_cloudwatch_logs,
+    encrypted_function_log_group,
     expiring_log_bucket,
     fargate_task_definition,
     https_egress_security_group,
@@ -170,6 +171,7 @@ class PlatformService(Construct):
         self.domain_name = props.domain_name
         self.url = f"https://{props.domain_name}"
         self.key = self._key()
+        self._log_retention_days = props.log_retention_days
         self.repository = ecr.Repository(
             self,
             "Repository",
@@ -468,6 +470,9 @@ class PlatformService(Construct):
                 resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE
             ),
             install_latest_aws_sdk=False,
+            log_group=encrypted_function_log_group(
+                self, "PrefixListLookupLogs", key=self.key, retention_days=self._log_retention_days
+            ),
         )
         return lookup.get_response_field("PrefixLists.0.PrefixListId")
 

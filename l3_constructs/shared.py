@@ -9,10 +9,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from l3_constructs.compliance import acknowledge, skip_checkov
+from l3_constructs.retention import retention_days as retention_days_of
 
 Architecture = Literal["X86_64", "ARM64"]
 
@@ -28,7 +30,11 @@ CPU_ARCHITECTURES: dict[Architecture, ecs.CpuArchitecture] = {
 
 def allow_cloudwatch_logs(key: kms.Key, sid: str) -> None:
     """Let CloudWatch Logs in the key's region use `key` for this account's log groups only
-    (encryption context = a log-group ARN), as encrypted log groups require."""
+    (encryption context = a log-group ARN), as encrypted log groups require. Once per key:
+    a second call (another log group on the same key) adds nothing."""
+    if key.node.try_find_child(_LOGS_ALLOWED) is not None:
+        return
+    Construct(key, _LOGS_ALLOWED)  # marks the key
     stack = Stack.of(key)
     key.add_to_resource_policy(
         iam.PolicyStatement(
@@ -53,6 +59,24 @@ def allow_cloudwatch_logs(key: kms.Key, sid: str) -> None:
                 }
             },
         )
+    )
+
+
+_LOGS_ALLOWED = "CloudWatchLogsAllowed"
+
+
+def encrypted_function_log_group(
+    scope: Construct, construct_id: str, *, key: kms.Key, retention_days: int
+) -> logs.LogGroup:
+    """A log group for a deploy-time function (e.g. an `AwsCustomResource`'s), encrypted with
+    `key` and kept `retention_days`; deleted with its stack (it holds only API calls)."""
+    allow_cloudwatch_logs(key, "AllowCloudWatchLogs")
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        encryption_key=key,
+        retention=retention_days_of(retention_days),
+        removal_policy=RemovalPolicy.DESTROY,
     )
 
 
@@ -174,16 +198,4 @@ def acknowledge_aws_custom_resource_function(scope: Construct, *, calls: str, wh
         "CKV_AWS_116",
         f"CloudFormation invokes CDK's AwsCustomResource function {when} and fails that "
         "operation on an error; a dead-letter queue would have no reader.",
-    )
-    acknowledge(
-        function,
-        "NIST.800.53.R5-CloudWatchLogGroupEncrypted",
-        f"The log group CDK creates for its AwsCustomResource function holds only {calls} "
-        "and their responses, no data or secrets.",
-    )
-    skip_checkov(
-        function.node.find_child("LogGroup"),
-        "CKV_AWS_158",
-        f"This log group of CDK's AwsCustomResource function holds only {calls} and their "
-        "responses, no data or secrets.",
     )

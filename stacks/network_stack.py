@@ -44,7 +44,13 @@ class NetworkStack(PlatformStack):
         )
         #: The image tag the pipeline last released (None without a pipeline).
         self.release_record = (
-            ReleaseRecord(self, "ReleaseRecord", parameter_name=config.release_parameter_name)
+            ReleaseRecord(
+                self,
+                "ReleaseRecord",
+                parameter_name=config.release_parameter_name,
+                log_key=self.network.flow_log_key,
+                log_retention_days=net.flow_logs.retention_days,
+            )
             if config.pipeline
             else None
         )

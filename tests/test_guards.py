@@ -262,3 +262,21 @@ def test_every_bucket_blocks_public_access(synth: Synth, stack: str) -> None:
                 "IgnorePublicAcls": True,
                 "RestrictPublicBuckets": True,
             }, f"{stage}/{stack}/{logical_id}"
+
+
+#: The one log group CDK creates that takes no key: the `AwsApi` event target's function's
+#: (aws_events_targets.AwsApi offers no log-group setting). Acknowledged in cdk-nag and
+#: checkov with its reason: it holds only UpdateService calls.
+UNENCRYPTED_LOG_GROUPS = {"AWSb4cf1abd4e4f4bc699441af7ccd9ec37LogGroup55AC5485"}
+
+
+def test_every_log_group_is_encrypted_and_expires(synth: Synth) -> None:
+    unencrypted = set()
+    for (stage, stack), template in synth.templates.items():
+        for logical_id, group in template["Resources"].items():
+            if group["Type"] != "AWS::Logs::LogGroup":
+                continue
+            assert "RetentionInDays" in props(group), f"{stage}/{stack}/{logical_id}"
+            if "KmsKeyId" not in props(group):
+                unencrypted.add(logical_id)
+    assert unencrypted == UNENCRYPTED_LOG_GROUPS

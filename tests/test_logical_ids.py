@@ -29,10 +29,7 @@ SECRET_IDS = {
 #: (stack, CloudFormation type) -> pinned logical id(s), or stage -> id.
 PINNED: dict[tuple[str, str], str | frozenset[str] | dict[str, str]] = {
     ("Network", "AWS::KMS::Key"): "NetworkFlowLogKeyF785E5F9",
-    ("Network", "AWS::Logs::LogGroup"): frozenset(
-        # The flow logs; the release record's custom-resource function (with a pipeline).
-        {"NetworkFlowLogGroup4F8CEEEF", "AWS679f53fac002430cb0da5b7982bd2287LogGroup449FB7C2"}
-    ),
+    ("Network", "AWS::Logs::LogGroup"): "NetworkFlowLogGroup4F8CEEEF",
     ("Network", "AWS::S3::Bucket"): "NetworkFlowLogBucket879F01A6",
     ("Network", "AWS::EC2::VPC"): "NetworkVpc7FB7348F",
     ("Database", "AWS::KMS::Key"): "DatabaseKey5E5D9547",
@@ -46,7 +43,6 @@ PINNED: dict[tuple[str, str], str | frozenset[str] | dict[str, str]] = {
             "ServiceLogGroupB910EE76",
             "MigrationLogGroupF62BD9AA",
             "AWSb4cf1abd4e4f4bc699441af7ccd9ec37LogGroup55AC5485",
-            "AWS679f53fac002430cb0da5b7982bd2287LogGroup449FB7C2",
         }
     ),
     # Replaced, it would get a new value the distribution learns only when Edge deploys.

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from l3_constructs.shared import AWS_CUSTOM_RESOURCE_FUNCTION_ID
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import joined, props, ref_id, resources, tag
 
@@ -256,5 +255,5 @@ def _flow_log_groups(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         k: r
         for k, r in resources(template, "AWS::Logs::LogGroup").items()
-        if not k.startswith(AWS_CUSTOM_RESOURCE_FUNCTION_ID)
+        if not k.startswith("ReleaseRecord")
     }

@@ -245,28 +245,13 @@ class SecurityBaseline(Construct):
         # With the service-linked role, Config delivers as its service principal: the bucket
         # and the key admit that principal for this account only (confused-deputy guard).
         config_principal = iam.ServicePrincipal(_CONFIG_SERVICE)
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowConfigBucketChecks",
-                principals=[config_principal],
-                actions=["s3:GetBucketAcl", "s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringEquals": source_account},
-            )
-        )
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowConfigDelivery",
-                principals=[config_principal],
-                actions=["s3:PutObject"],
-                resources=[bucket.arn_for_objects(f"AWSLogs/{stack.account}/Config/*")],
-                conditions={
-                    "StringEquals": {
-                        "s3:x-amz-acl": "bucket-owner-full-control",
-                        **source_account,
-                    }
-                },
-            )
+        _allow_delivery(
+            bucket,
+            config_principal,
+            sids=("AllowConfigBucketChecks", "AllowConfigDelivery"),
+            check_actions=("s3:GetBucketAcl", "s3:ListBucket"),
+            prefix=f"AWSLogs/{stack.account}/Config/*",
+            conditions=source_account,
         )
         key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -374,28 +359,13 @@ class SecurityBaseline(Construct):
             encryption_key=key,
             access_logs_bucket=access_logs,
         )
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudTrailAclCheck",
-                principals=[principal],
-                actions=["s3:GetBucketAcl"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringEquals": from_this_trail},
-            )
-        )
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudTrailDelivery",
-                principals=[principal],
-                actions=["s3:PutObject"],
-                resources=[bucket.arn_for_objects(f"AWSLogs/{stack.account}/*")],
-                conditions={
-                    "StringEquals": {
-                        "s3:x-amz-acl": "bucket-owner-full-control",
-                        **from_this_trail,
-                    }
-                },
-            )
+        _allow_delivery(
+            bucket,
+            principal,
+            sids=("AllowCloudTrailAclCheck", "AllowCloudTrailDelivery"),
+            check_actions=("s3:GetBucketAcl",),
+            prefix=f"AWSLogs/{stack.account}/*",
+            conditions=from_this_trail,
         )
         # The L2 trail grants nothing on the key: log and digest files are encrypted under
         # it by this trail only.
@@ -534,3 +504,38 @@ def _validate(props: SecurityBaselineProps) -> None:
         missing = [t for t in CONFIG_RULE_SCOPES[rule] if t not in types]
         if missing:
             raise ValueError(f"config rule {rule} evaluates {missing}, which are not recorded")
+
+
+def _allow_delivery(
+    bucket: s3.Bucket,
+    principal: iam.ServicePrincipal,
+    *,
+    sids: tuple[str, str],
+    check_actions: tuple[str, ...],
+    prefix: str,
+    conditions: dict[str, str],
+) -> None:
+    """The bucket policy an AWS service's log delivery needs: read the bucket's ACL (and
+    what else `check_actions` names), then put objects under `prefix`, owned by the bucket
+    owner; both only under `conditions` (the confused-deputy guard)."""
+    check_sid, delivery_sid = sids
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=check_sid,
+            principals=[principal],
+            actions=list(check_actions),
+            resources=[bucket.bucket_arn],
+            conditions={"StringEquals": conditions},
+        )
+    )
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=delivery_sid,
+            principals=[principal],
+            actions=["s3:PutObject"],
+            resources=[bucket.arn_for_objects(prefix)],
+            conditions={
+                "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **conditions}
+            },
+        )
+    )

@@ -3,7 +3,7 @@
 The session builds exactly what `cdk synth` builds (the shipped config files, the context
 of cdk.json) plus one extra environment, `Dev`, made the way the README tells a user to
 add one: `config/dev.yaml` copied from `test.yaml` with a new stage name and CIDR (and the optional
-HIPAA and PCI DSS nag packs selected). So one
+HIPAA and PCI DSS nag packs and a Slack channel selected). So one
 synth also proves that a new file yields a new, nag-clean stage with no code change.
 """
 
@@ -52,6 +52,8 @@ def make_config_dir(target: Path) -> Path:
     dev["network"]["cidr"] = NEW_STAGE_CIDR
     # The optional packs (README: compliance.extra_packs): a whole stage stays nag-clean.
     dev["compliance"] = {"extra_packs": ["hipaa", "pci_dss"]}
+    # ... and alarms in Slack too (AWS Chatbot), which no shipped environment uses.
+    dev["observability"] = {"slack": {"workspace_id": "T0123ABCDEF", "channel_id": "C0123ABCDEF"}}
     (config_dir / "dev.yaml").write_text(yaml.safe_dump(dev, sort_keys=False))
     return config_dir
 

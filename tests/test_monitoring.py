@@ -157,3 +157,20 @@ def test_edge_alarms_are_relayed_to_the_environments_topic(synth: Synth, stage: 
     assert {edge["Outputs"][o]["Value"]["Fn::GetAtt"][0] for o in read} == set(alarms)
     topic_id, _ = only(monitoring, "AWS::SNS::Topic")
     assert [t["Arn"] for t in props(relay)["Targets"]] == [{"Ref": topic_id}]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_slack_through_chatbot_where_config_asks(synth: Synth, stage: str) -> None:
+    slack = synth.configs[stage].observability.slack
+    template = _t(synth, stage)
+    channels = resources(template, "AWS::Chatbot::SlackChannelConfiguration")
+    if slack is None:
+        assert channels == {}
+        return
+    assert stage == NEW_STAGE  # the session's Dev stage is the one that asks
+    ((_, channel),) = channels.items()
+    p = props(channel)
+    assert (p["SlackWorkspaceId"], p["SlackChannelId"]) == (slack.workspace_id, slack.channel_id)
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    assert p["SnsTopicArns"] == [{"Ref": topic_id}]
+    assert p.get("GuardrailPolicies")

@@ -47,6 +47,7 @@ class PipelineStack(PlatformStack):
         build = pipeline.build
         approval = pipeline.approval
         oidc = pipeline.github_oidc
+        role_name = config.github_role_name  # set exactly when `oidc` is
         smoke_path = pipeline.smoke_test.path or config.compute.health_check.path
         self.pipeline = PlatformPipeline(
             self,
@@ -84,12 +85,12 @@ class PipelineStack(PlatformStack):
                 github_oidc=GitHubOidcSettings(
                     repository=pipeline.repository,
                     branch=oidc.branch or pipeline.branch,
-                    role_name=config.github_role_name or "",
+                    role_name=role_name,
                     create_provider=oidc.create_provider,
                     # `cdk deploy '<Stage>/*'` deploys here and, for Edge, in us-east-1.
                     regions=tuple(dict.fromkeys((config.region, CLOUDFRONT_REGION))),
                 )
-                if oidc
+                if oidc and role_name
                 else None,
             ),
             repository=service.repository,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sample_api.server import make_server, serve
 
-APP_DIR = Path(__file__).resolve().parents[2] / "app"
+APP_DIR = Path(__file__).resolve().parents[3] / "services" / "api"
 TIMEOUT = 2.0
 
 

@@ -1,9 +1,0 @@
-"""Make the sample API package (``<repo>/app/sample_api``) importable as ``sample_api``."""
-
-import sys
-from pathlib import Path
-
-APP_DIR = Path(__file__).resolve().parents[2] / "app"
-
-if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))

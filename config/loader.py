@@ -19,7 +19,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from config.models import EnvironmentConfig, FieldError
+from config.models import EnvironmentConfig
+from config.primitives import FieldError, ManyFieldsError
 
 DEFAULTS_FILE = "defaults.yaml"
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -149,6 +150,19 @@ class _Problem:
     cross_field: bool = False
 
 
+def _field_problem(loc: tuple[int | str, ...], error: FieldError) -> _Problem:
+    field = tuple(int(x) if x.isdigit() else x for x in error.field.split("."))
+    return _Problem((*loc, *field), str(error), error.cross_field)
+
+
+def _describe_all(error: ErrorDetails) -> list[_Problem]:
+    """One problem per pydantic error, or each of a rule's several (`ManyFieldsError`)."""
+    cause = error.get("ctx", {}).get("error")
+    if error["type"] == "value_error" and isinstance(cause, ManyFieldsError):
+        return [_field_problem(tuple(error["loc"]), e) for e in cause.errors]
+    return [_describe(error)]
+
+
 def _describe(error: ErrorDetails) -> _Problem:  # noqa: PLR0911 - one return per error kind
     """Location and a human message for one pydantic error."""
     loc = tuple(error["loc"])
@@ -160,8 +174,7 @@ def _describe(error: ErrorDetails) -> _Problem:  # noqa: PLR0911 - one return pe
         if isinstance(value, str) and repr(value) not in message:
             message = f"{value!r}: {message}"
         if isinstance(cause, FieldError):
-            field = tuple(int(x) if x.isdigit() else x for x in cause.field.split("."))
-            return _Problem((*loc, *field), message, cause.cross_field)
+            return _field_problem(loc, cause)
         return _Problem(loc, message)
     if kind == "extra_forbidden":
         owner = _model_at(loc[:-1])
@@ -184,8 +197,7 @@ def validate_environment(
         return EnvironmentConfig.model_validate(deep_merge(defaults, data))
     except ValidationError as exc:
         problems = []
-        for error in exc.errors():
-            problem = _describe(error)
+        for problem in (p for error in exc.errors() for p in _describe_all(error)):
             loc, where = problem.loc, shown
             field = _path_text(loc)
             if loc and not _has_path(data, loc) and _has_path(defaults, loc):
@@ -216,6 +228,12 @@ def _cross_environment_problems(loaded: Sequence[tuple[str, EnvironmentConfig]])
     for shown, env in loaded:
         names = [("compute.domain_name", env.compute.domain_name)]
         names += [(f"edge.domain_names[{i}]", n) for i, n in enumerate(env.edge.domain_names)]
+        names += [
+            (f"services.{name}.hosts", host)
+            for name, service in env.services.items()
+            for host in service.hosts
+            if host in env.extra_viewer_names
+        ]
         for field, domain in names:
             if domain in by_domain:
                 problems.append(

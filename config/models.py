@@ -12,13 +12,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
+    BeforeValidator,
     EmailStr,
     Field,
     StrictBool,
@@ -27,9 +25,32 @@ from pydantic import (
     model_validator,
 )
 
+from config.primitives import (
+    AccountId,
+    ConfigModel,
+    DomainName,
+    FieldError,
+    Ipv4Cidr,
+    ManyFieldsError,
+    Region,
+    RetentionDays,
+    StageName,
+    SubnetMask,
+    TagValue,
+    pattern,
+    read_only,
+    unique,
+)
+from config.services import (
+    Percent,
+    ServiceName,
+    Services,
+    Storage,
+    check_services,
+    drop_removed_services,
+)
 from l3_constructs.limits import (
     ENGINE_FULL_VERSIONS,
-    LOG_RETENTION_DAYS,
     MYSQL_NO_PERFORMANCE_INSIGHTS,
     ONE_YEAR_SECONDS,
     ReferrerPolicy,
@@ -37,128 +58,17 @@ from l3_constructs.limits import (
     default_max_connections,
 )
 
-# --------------------------------------------------------------------------- primitives
-
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-_STAGE_RE = re.compile(r"^[A-Z][A-Za-z0-9]{0,31}$")
-_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_TAG_VALUE_RE = re.compile(r"^[\w\s.:/=+\-@]{0,256}$", re.UNICODE)
-
-MIN_VPC_PREFIX = 16
-MAX_VPC_PREFIX = 24
-
-
-def _account_id(value: str) -> str:
-    if not _ACCOUNT_RE.fullmatch(value):
-        raise ValueError(f"{value!r} is not an AWS account id (12 digits)")
-    return value
-
-
-def _region(value: str) -> str:
-    if not _REGION_RE.fullmatch(value):
-        raise ValueError(f"{value!r} is not an AWS region name (e.g. 'ap-northeast-1')")
-    return value
-
-
-def _stage_name(value: str) -> str:
-    if not _STAGE_RE.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a valid stage name "
-            "(a capital letter, then letters and digits, at most 32 characters)"
-        )
-    return value
-
-
-def _ipv4_network(value: str) -> str:
-    try:
-        net = ipaddress.IPv4Network(value, strict=True)
-    except ValueError:
-        try:
-            loose = ipaddress.IPv4Network(value, strict=False)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a valid IPv4 network") from None
-        raise ValueError(f"{value!r} has host bits set; the network is {str(loose)!r}") from None
-    if not MIN_VPC_PREFIX <= net.prefixlen <= MAX_VPC_PREFIX:
-        raise ValueError(
-            f"{value!r} is a /{net.prefixlen}; a VPC CIDR must be "
-            f"/{MIN_VPC_PREFIX} to /{MAX_VPC_PREFIX}"
-        )
-    return value
-
-
-def _domain_name(value: str) -> str:
-    if "{stage}" in value:
-        raise ValueError(f"{value!r} uses {{stage}}, which needs a valid stage_name")
-    labels = value.split(".")
-    if len(value) > 253 or len(labels) < 2 or not all(_LABEL_RE.fullmatch(x) for x in labels):
-        raise ValueError(f"{value!r} is not a valid lower-case domain name")
-    return value
-
-
-def _retention(value: int) -> int:
-    if value not in LOG_RETENTION_DAYS:
-        allowed = ", ".join(str(x) for x in LOG_RETENTION_DAYS)
-        raise ValueError(f"{value} is not a CloudWatch Logs retention period (days: {allowed})")
-    return value
-
-
-def _read_only(value: Mapping[str, str]) -> Mapping[str, str]:
-    """A read-only view, so a frozen model's mapping cannot be changed behind validation."""
-    return MappingProxyType(dict(value))
-
-
-def _tag_value(value: str) -> str:
-    if not value or not _TAG_VALUE_RE.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a valid tag value "
-            "(1-256 letters, digits, spaces and _ . : / = + - @)"
-        )
-    return value
-
-
-AccountId = Annotated[StrictStr, AfterValidator(_account_id)]
-Region = Annotated[StrictStr, AfterValidator(_region)]
-StageName = Annotated[StrictStr, AfterValidator(_stage_name)]
-Ipv4Cidr = Annotated[StrictStr, AfterValidator(_ipv4_network)]
-DomainName = Annotated[StrictStr, AfterValidator(_domain_name)]
-RetentionDays = Annotated[StrictInt, AfterValidator(_retention)]
-TagValue = Annotated[StrictStr, AfterValidator(_tag_value)]
-SubnetMask = Annotated[StrictInt, Field(ge=16, le=28)]
-
-
-class FieldError(ValueError):
-    """A cross-field problem that belongs to one field below the model that found it.
-
-    The loader appends ``field`` to the error's location, so the message names the field
-    a person has to change (``network.availability_zones``), not just the model.
-    ``cross_field`` marks a rule over several settings (e.g. the CIDR against the subnet
-    masks): such a problem is the environment's, even if one setting is a default.
-    """
-
-    def __init__(self, field: str, message: str, *, cross_field: bool = False) -> None:
-        super().__init__(message)
-        self.field = field
-        self.cross_field = cross_field
-
-
-class _Model(BaseModel):
-    """Base of every config model: immutable, strict about keys."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-
 # --------------------------------------------------------------------------- sections
 
 
-class Tags(_Model):
+class Tags(ConfigModel):
     """Tags applied to every taggable resource of the environment."""
 
     project: TagValue = Field(description="Project tag (`Project`).")
     environment: TagValue = Field(description="Environment tag (`Environment`).")
     owner: EmailStr = Field(description="Owning team's e-mail address (`Owner`).")
     cost_centre: TagValue = Field(description="Cost centre for billing (`CostCentre`).")
-    extra: Annotated[Mapping[StrictStr, TagValue], AfterValidator(_read_only)] = Field(
+    extra: Annotated[Mapping[StrictStr, TagValue], AfterValidator(read_only)] = Field(
         default_factory=dict, description="Further tags, key to value."
     )
 
@@ -195,7 +105,7 @@ InterfaceEndpointName = Literal[
 ]
 
 
-class SubnetMasks(_Model):
+class SubnetMasks(ConfigModel):
     """CIDR mask of each subnet group (one subnet per AZ in each group)."""
 
     public: SubnetMask = Field(24, description="Mask of each public subnet.")
@@ -203,7 +113,7 @@ class SubnetMasks(_Model):
     isolated: SubnetMask = Field(24, description="Mask of each isolated (database) subnet.")
 
 
-class FlowLogs(_Model):
+class FlowLogs(ConfigModel):
     """VPC flow logs."""
 
     destination: Literal["cloudwatch", "s3"] = Field(
@@ -221,7 +131,7 @@ class FlowLogs(_Model):
     )
 
 
-class Network(_Model):
+class Network(ConfigModel):
     """The VPC: CIDR, zones, subnets, NAT, endpoints, flow logs."""
 
     cidr: Ipv4Cidr = Field(description="VPC CIDR, /16 to /24, unique across environments.")
@@ -294,16 +204,7 @@ _DB_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
 ENGINE_VERSIONS = {engine: tuple(full) for engine, full in ENGINE_FULL_VERSIONS.items()}
 
 
-def _pattern(regex: re.Pattern[str], what: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not regex.fullmatch(value):
-            raise ValueError(f"{value!r} is not {what}")
-        return value
-
-    return AfterValidator(check)
-
-
-class Database(_Model):
+class Database(ConfigModel):
     """RDS instance, its credentials and their rotation."""
 
     engine: Literal["postgres", "mysql"] = Field("postgres", description="Database engine.")
@@ -311,7 +212,7 @@ class Database(_Model):
         "16", description="Major version: postgres 14-17, mysql 8.0 / 8.4."
     )
     instance_type: Annotated[
-        StrictStr, _pattern(_INSTANCE_TYPE_RE, "an instance type like 't4g.micro'")
+        StrictStr, pattern(_INSTANCE_TYPE_RE, "an instance type like 't4g.micro'")
     ] = Field("t4g.micro", description="Instance class without the `db.` prefix.")
     allocated_storage_gb: Annotated[StrictInt, Field(ge=20, le=65536)] = Field(
         20, description="Initial gp3 storage (GiB)."
@@ -323,11 +224,11 @@ class Database(_Model):
     backup_retention_days: Annotated[StrictInt, Field(ge=1, le=35)] = Field(
         7, description="Automated backup retention (days)."
     )
-    backup_window: Annotated[StrictStr, _pattern(_WINDOW_RE, "a window like '17:00-17:30'")] = (
-        Field("17:00-17:30", description="Daily backup window (UTC).")
+    backup_window: Annotated[StrictStr, pattern(_WINDOW_RE, "a window like '17:00-17:30'")] = Field(
+        "17:00-17:30", description="Daily backup window (UTC)."
     )
     maintenance_window: Annotated[
-        StrictStr, _pattern(_MAINTENANCE_RE, "a window like 'sun:18:00-sun:18:30'")
+        StrictStr, pattern(_MAINTENANCE_RE, "a window like 'sun:18:00-sun:18:30'")
     ] = Field("sun:18:00-sun:18:30", description="Weekly maintenance window (UTC).")
     deletion_protection: StrictBool = Field(True, description="RDS deletion protection.")
     removal_policy: Literal["snapshot", "retain", "destroy"] = Field(
@@ -337,7 +238,7 @@ class Database(_Model):
         None, description="Listener port; the engine's default (5432 / 3306) when unset."
     )
     database_name: Annotated[
-        StrictStr, _pattern(_DB_NAME_RE, "a database name (letter, then letters, digits, _)")
+        StrictStr, pattern(_DB_NAME_RE, "a database name (letter, then letters, digits, _)")
     ] = Field("app", description="Database created at launch.")
     rotation_days: Annotated[StrictInt, Field(ge=1, le=365)] = Field(
         30, description="Rotate the master password every N days."
@@ -377,180 +278,81 @@ class Database(_Model):
         return self
 
 
-#: Fargate task sizes: cpu units -> allowed memory (MiB).
-FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-    8192: tuple(range(16384, 61441, 4096)),
-    16384: tuple(range(32768, 122881, 8192)),
-}
 #: Endpoints a Fargate task needs in subnets without NAT (with the S3 gateway endpoint).
 NO_NAT_TASK_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
 _ZONE_ID_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
-_REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
-_IMAGE_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-Percent = Annotated[StrictInt, Field(ge=1, le=100)]
 Seconds = Annotated[StrictInt, Field(ge=0, le=3600)]
 
 
-class Dns(_Model):
+class Dns(ConfigModel):
     """The Route 53 hosted zone the environment's names live in (named, never looked up)."""
 
     zone_name: DomainName = Field(description="Hosted zone name, e.g. `example.com`.")
     hosted_zone_id: Annotated[
-        StrictStr, _pattern(_ZONE_ID_RE, "a Route 53 hosted zone id like 'Z0123456789ABC'")
+        StrictStr, pattern(_ZONE_ID_RE, "a Route 53 hosted zone id like 'Z0123456789ABC'")
     ] = Field(description="Hosted zone id.")
 
 
-class ImageSource(_Model):
-    """Where the service image comes from."""
-
-    source: Literal["asset", "ecr"] = Field(
-        "asset", description="`asset`: build `directory` as a Docker image asset; `ecr`: a tag."
-    )
-    directory: StrictStr = Field("app", description="Asset: directory with a Dockerfile.")
-    repository: Annotated[StrictStr, _pattern(_REPOSITORY_RE, "an ECR repository name")] | None = (
-        Field(None, description="ECR: repository name.")
-    )
-    tag: Annotated[StrictStr, _pattern(_IMAGE_TAG_RE, "an image tag")] | None = Field(
-        None, description="ECR: image tag."
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> ImageSource:
-        if self.source == "ecr" and not (self.repository and self.tag):
-            missing = "repository" if not self.repository else "tag"
-            raise FieldError(missing, "is required when source is 'ecr'", cross_field=True)
-        return self
+#: Settings that were the single service's in `compute` and are now each service's.
+_MOVED_TO_SERVICES = (
+    "image", "cpu", "memory_mib", "architecture", "container_port", "command", "environment",
+    "capacity", "scaling", "deployment", "health_check", "deregistration_delay_seconds",
+    "log_retention_days", "enable_execute_command",
+)  # fmt: skip
 
 
-class Capacity(_Model):
-    """Number of tasks."""
-
-    min: Annotated[StrictInt, Field(ge=0, le=1000)] = Field(1, description="Fewest tasks.")
-    desired: Annotated[StrictInt, Field(ge=0, le=1000)] = Field(1, description="Tasks at deploy.")
-    max: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(2, description="Most tasks.")
-
-    @model_validator(mode="after")
-    def _check(self) -> Capacity:
-        if not self.min <= self.desired <= self.max:
-            raise FieldError(
-                "desired",
-                f"needs min <= desired <= max, got {self.min} / {self.desired} / {self.max}",
-                cross_field=True,
-            )
-        return self
-
-
-class Scaling(_Model):
-    """Target tracking on CPU and memory."""
-
-    cpu_target_percent: Percent = Field(70, description="CPU utilisation target.")
-    memory_target_percent: Percent = Field(70, description="Memory utilisation target.")
-    scale_in_cooldown_seconds: Seconds = Field(300, description="Cool-down after scale-in.")
-    scale_out_cooldown_seconds: Seconds = Field(60, description="Cool-down after scale-out.")
-
-
-class Deployment(_Model):
-    """How a new task definition replaces the running one."""
-
-    strategy: Literal["rolling", "blue_green"] = Field(
-        "rolling", description="`rolling`, or ECS-native `blue_green` with a bake time."
-    )
-    bake_time_minutes: Annotated[StrictInt, Field(ge=0, le=1440)] = Field(
-        5, description="Blue/green: minutes both versions stay up before the old one goes."
-    )
-    min_healthy_percent: Annotated[StrictInt, Field(ge=0, le=100)] = Field(
-        100, description="Rolling: lowest share of desired tasks kept running."
-    )
-    max_percent: Annotated[StrictInt, Field(ge=100, le=400)] = Field(
-        200, description="Rolling: highest share of desired tasks during a deployment."
-    )
-    alarm_5xx_threshold: Annotated[StrictInt, Field(ge=1)] = Field(
-        10, description="Target 5xx responses per 5 minutes that roll a deployment back."
-    )
-
-
-class HealthCheck(_Model):
-    """The load balancer's health check of the tasks."""
-
-    path: Annotated[StrictStr, Field(pattern=r"^/[\x21-\x7e]*$")] = Field(
-        "/api/health", description="Path answered with 200 without touching the database."
-    )
-    interval_seconds: Annotated[StrictInt, Field(ge=5, le=300)] = Field(
-        30, description="Seconds between checks."
-    )
-
-
-class Compute(_Model):
-    """ECS Fargate service behind an HTTPS load balancer, and its ECR repository."""
+class Compute(ConfigModel):
+    """What the environment's services share: the ECS cluster and its Service Connect
+    namespace, the one HTTPS load balancer (its origin name), and where tasks run."""
 
     domain_name: DomainName = Field(
         description="The load balancer's HTTPS name (certificate + alias record), in the zone. "
         "`{stage}` stands for the lower-cased stage name, e.g. `origin-{stage}.example.com`."
     )
-    image: ImageSource = Field(default_factory=ImageSource)
-    cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = Field(256, description="CPU units.")
-    memory_mib: StrictInt = Field(512, description="Memory (MiB), valid for `cpu` on Fargate.")
-    architecture: Literal["X86_64", "ARM64"] = Field("ARM64", description="CPU architecture.")
-    container_port: Annotated[StrictInt, Field(ge=1, le=65535)] = Field(
-        8080, description="Port the container listens on."
-    )
-    command: tuple[StrictStr, ...] | None = Field(
-        None, description="Server command; the image's default when unset. Never migrations."
-    )
-    environment: Annotated[
-        Mapping[
-            Annotated[StrictStr, _pattern(_ENV_NAME_RE, "an environment variable name")],
-            StrictStr,
-        ],
-        AfterValidator(_read_only),
-    ] = Field(default_factory=dict, description="Plain environment variables (no secrets).")
-    capacity: Capacity = Field(default_factory=Capacity)
     subnets: Literal["private", "public"] = Field(
         "private",
         description="Where tasks run; `public` (with a public IP) only for `network.nat: none`.",
     )
-    scaling: Scaling = Field(default_factory=Scaling)
-    deployment: Deployment = Field(default_factory=Deployment)
-    health_check: HealthCheck = Field(default_factory=HealthCheck)
-    deregistration_delay_seconds: Seconds = Field(60, description="Connection draining.")
     load_balancer_deletion_protection: StrictBool = Field(
         True, description="Deletion protection on the load balancer."
     )
     access_log_retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = Field(
         90, description="Days load balancer access logs are kept."
     )
-    log_retention_days: RetentionDays = Field(30, description="Container logs.")
-    enable_execute_command: StrictBool = Field(False, description="ECS Exec into tasks.")
     ecr_keep_images: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(
-        30, description="Images the ECR lifecycle rule keeps."
+        30, description="Images each service's ECR lifecycle rule keeps."
+    )
+    service_connect_namespace: DomainName | None = Field(
+        None,
+        description="Cloud Map (HTTP) namespace of Service Connect; null: `<stage>.internal`.",
     )
 
-    @model_validator(mode="after")
-    def _check(self) -> Compute:
-        if self.memory_mib not in FARGATE_MEMORY[self.cpu]:
-            allowed = FARGATE_MEMORY[self.cpu]
-            raise FieldError(
-                "memory_mib",
-                f"{self.memory_mib} is not a Fargate size for cpu {self.cpu} "
-                f"({allowed[0]}-{allowed[-1]} in steps of {allowed[1] - allowed[0]})",
-                cross_field=True,
-            )
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: object) -> object:
+        if isinstance(data, Mapping):
+            for key in _MOVED_TO_SERVICES:
+                if key in data:
+                    new = "port" if key == "container_port" else key
+                    raise FieldError(
+                        key,
+                        f"moved to services.<name>.{new}: each service has its own "
+                        "(README 'Upgrading from one service')",
+                    )
+        return data
 
 
-class Migration(_Model):
-    """The one-shot migration task run before every service update."""
+class Migration(ConfigModel):
+    """The one-shot migration task run before its service's every update."""
 
+    service: ServiceName = Field(
+        description="The service whose image the migration runs (container `migration`) and "
+        "whose update waits for it; it must use the database."
+    )
     command: tuple[StrictStr, ...] = Field(
         ("python", "-m", "sample_api", "migrate"),
         min_length=1,
-        description="Command of the `migration` container (same image as the service).",
+        description="Command of the `migration` container (the service's image).",
     )
     timeout_minutes: Annotated[StrictInt, Field(ge=1, le=55)] = Field(
         15,
@@ -574,21 +376,7 @@ _CLOUDFRONT_RESERVED_HEADERS = frozenset(
     )
 )  # fmt: skip
 TtlSeconds = Annotated[StrictInt, Field(ge=0, le=ONE_YEAR_SECONDS * 100)]
-HeaderName = Annotated[StrictStr, _pattern(_HEADER_RE, "an HTTP header name")]
-
-
-def _unique() -> AfterValidator:
-    """Rejects a list naming an item twice (compared without case)."""
-
-    def check(values: tuple[str, ...]) -> tuple[str, ...]:
-        seen: set[str] = set()
-        for value in values:
-            if value.lower() in seen:
-                raise ValueError(f"lists {value!r} twice")
-            seen.add(value.lower())
-        return values
-
-    return AfterValidator(check)
+HeaderName = Annotated[StrictStr, pattern(_HEADER_RE, "an HTTP header name")]
 
 
 def _not_reserved_headers(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -598,10 +386,10 @@ def _not_reserved_headers(values: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
-HeaderList = Annotated[tuple[HeaderName, ...], _unique(), AfterValidator(_not_reserved_headers)]
+HeaderList = Annotated[tuple[HeaderName, ...], unique(), AfterValidator(_not_reserved_headers)]
 
 
-class CacheTtl(_Model):
+class CacheTtl(ConfigModel):
     """Time to live in CloudFront's cache (seconds)."""
 
     min_seconds: TtlSeconds = Field(description="Shortest, whatever the origin says.")
@@ -620,12 +408,12 @@ class CacheTtl(_Model):
         return self
 
 
-class StaticAssets(_Model):
+class StaticAssets(ConfigModel):
     """The private S3 bucket CloudFront serves static paths from (Origin Access Control)."""
 
     paths: Annotated[
-        tuple[Annotated[StrictStr, _pattern(_PATH_PATTERN_RE, "a path pattern like '/x/*'")], ...],
-        _unique(),
+        tuple[Annotated[StrictStr, pattern(_PATH_PATTERN_RE, "a path pattern like '/x/*'")], ...],
+        unique(),
     ] = Field(("/_next/static/*",), description="Path patterns served from the bucket.")
     cache: CacheTtl = Field(
         default_factory=lambda: CacheTtl(
@@ -641,6 +429,11 @@ class StaticAssets(_Model):
     noncurrent_version_days: Annotated[StrictInt, Field(ge=1, le=3650)] = Field(
         30, description="Days an overwritten or deleted object's old version is kept."
     )
+    superseded_days: Annotated[StrictInt, Field(ge=1, le=3650)] = Field(
+        30,
+        description="Days a published file stays after a release stopped using it (the "
+        "previous release's tasks and open browser tabs still load it meanwhile).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> StaticAssets:
@@ -649,10 +442,10 @@ class StaticAssets(_Model):
         return self
 
 
-class ApiBehaviour(_Model):
+class ApiBehaviour(ConfigModel):
     """The API path: never cached, every method, forwarded to the load balancer."""
 
-    path: Annotated[StrictStr, _pattern(_PATH_PATTERN_RE, "a path pattern like '/api/*'")] = Field(
+    path: Annotated[StrictStr, pattern(_PATH_PATTERN_RE, "a path pattern like '/api/*'")] = Field(
         "/api/*", description="Path pattern of the API."
     )
     forwarded_headers: HeaderList | None = Field(
@@ -662,13 +455,13 @@ class ApiBehaviour(_Model):
     )
 
 
-class DefaultBehaviour(_Model):
+class DefaultBehaviour(ConfigModel):
     """Everything else (`/*`): to the load balancer, cached only as the origin allows."""
 
     cache_headers: HeaderList = Field((), description="Headers in the cache key.")
     cache_cookies: Annotated[
-        tuple[Annotated[StrictStr, _pattern(_COOKIE_RE, "a cookie name")], ...],
-        _unique(),
+        tuple[Annotated[StrictStr, pattern(_COOKIE_RE, "a cookie name")], ...],
+        unique(),
     ] = Field((), description="Cookies in the cache key.")
     cache: CacheTtl = Field(
         default_factory=lambda: CacheTtl(
@@ -678,7 +471,7 @@ class DefaultBehaviour(_Model):
     )
 
 
-class SecurityHeaders(_Model):
+class SecurityHeaders(ConfigModel):
     """Security headers added to every response (overriding the origin's)."""
 
     hsts_max_age_seconds: Annotated[StrictInt, Field(ge=0, le=ONE_YEAR_SECONDS * 2)] = Field(
@@ -708,7 +501,7 @@ class SecurityHeaders(_Model):
         return self
 
 
-class ErrorResponse(_Model):
+class ErrorResponse(ConfigModel):
     """How CloudFront answers an error status from an origin."""
 
     http_status: Literal[400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504] = Field(
@@ -738,28 +531,28 @@ class ErrorResponse(_Model):
         return self
 
 
-class GeoMatch(_Model):
+class GeoMatch(ConfigModel):
     """Country rule of the web ACL."""
 
     mode: Literal["block", "allow"] = Field(
         description="`block` the countries listed, or `allow` only them."
     )
     countries: Annotated[
-        tuple[Annotated[StrictStr, _pattern(_COUNTRY_RE, "an ISO 3166-1 alpha-2 code")], ...],
+        tuple[Annotated[StrictStr, pattern(_COUNTRY_RE, "an ISO 3166-1 alpha-2 code")], ...],
         Field(min_length=1, max_length=100),
-        _unique(),
+        unique(),
     ] = Field(description="ISO 3166-1 alpha-2 codes, e.g. `JP`.")
 
 
-class Waf(_Model):
+class Waf(ConfigModel):
     """The CloudFront web ACL."""
 
     rate_limit: Annotated[StrictInt, Field(ge=10, le=2_000_000_000)] = Field(
         2000, description="Requests per 5 minutes from one IP address before it is blocked."
     )
     common_rules_count_only: Annotated[
-        tuple[Annotated[StrictStr, _pattern(_WAF_RULE_RE, "a WAF rule name")], ...],
-        _unique(),
+        tuple[Annotated[StrictStr, pattern(_WAF_RULE_RE, "a WAF rule name")], ...],
+        unique(),
     ] = Field(
         (),
         description="Rules of AWSManagedRulesCommonRuleSet that only count "
@@ -769,7 +562,7 @@ class Waf(_Model):
     log_retention_days: RetentionDays = Field(90, description="Days WAF logs are kept.")
 
 
-class AccessLogs(_Model):
+class AccessLogs(ConfigModel):
     """CloudFront standard logging (v2)."""
 
     destination: Literal["s3", "cloudwatch"] = Field(
@@ -778,10 +571,10 @@ class AccessLogs(_Model):
     retention_days: RetentionDays = Field(90, description="Days access logs are kept.")
 
 
-class Edge(_Model):
+class Edge(ConfigModel):
     """CloudFront, its web ACL and static-asset bucket (deployed in us-east-1)."""
 
-    domain_names: Annotated[tuple[DomainName, ...], Field(max_length=10), _unique()] = Field(
+    domain_names: Annotated[tuple[DomainName, ...], Field(max_length=10), unique()] = Field(
         description="Viewer names (certificate, aliases, A + AAAA records), in the zone. "
         "`{stage}` stands for the lower-cased stage name, e.g. `app-{stage}.example.com`."
     )
@@ -846,8 +639,19 @@ _IAM_ROLE_NAME_RE = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
 _INVALIDATION_PATH_RE = re.compile(r"^/[\x21-\x7e]*$")
 
 
-class PipelineBuild(_Model):
-    """The Build action: the app's own commands, then the Docker image of the API."""
+class PipelineBuild(ConfigModel):
+    """The Build action: the app's own commands, then the Docker image of every service
+    built from a directory (`services.<name>.image.directory`) and its static files."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: object) -> object:
+        if isinstance(data, Mapping) and "docker_directory" in data:
+            raise FieldError(
+                "docker_directory",
+                "moved to services.<name>.image.directory: every asset-image service is built",
+            )
+        return data
 
     install_commands: tuple[StrictStr, ...] = Field(
         (), description="Commands that install the build's tools (e.g. `pnpm install`)."
@@ -857,9 +661,6 @@ class PipelineBuild(_Model):
     )
     build_commands: tuple[StrictStr, ...] = Field(
         (), description="Commands run before the Docker build (e.g. `turbo build`)."
-    )
-    docker_directory: StrictStr = Field(
-        "app", description="Docker build context (with the Dockerfile), from the repo root."
     )
     compute_type: Literal["small", "medium", "large"] = Field(
         "medium", description="CodeBuild compute size of the Build action."
@@ -877,13 +678,13 @@ class PipelineBuild(_Model):
     )
 
 
-class PipelineApproval(_Model):
+class PipelineApproval(ConfigModel):
     """A manual approval before the migration (the approvers are told through SNS)."""
 
-    topic_arn: Annotated[StrictStr, _pattern(_SNS_TOPIC_ARN_RE, "an SNS topic ARN")] | None = Field(
+    topic_arn: Annotated[StrictStr, pattern(_SNS_TOPIC_ARN_RE, "an SNS topic ARN")] | None = Field(
         None, description="The approvers' existing SNS topic."
     )
-    emails: Annotated[tuple[EmailStr, ...], _unique()] = Field(
+    emails: Annotated[tuple[EmailStr, ...], unique()] = Field(
         (), description="Approvers subscribed by e-mail to a topic the stack creates."
     )
 
@@ -896,12 +697,10 @@ class PipelineApproval(_Model):
         return self
 
 
-class SmokeTest(_Model):
-    """The last action: GET the health path through the public URL until it answers 2xx."""
+class SmokeTest(ConfigModel):
+    """The last action: GET every web service's health path through CloudFront (its first
+    host, or the first `edge.domain_names`) until each answers 2xx."""
 
-    path: Annotated[StrictStr, Field(pattern=r"^/[\x21-\x7e]*$")] | None = Field(
-        None, description="Path on the first `edge.domain_names`; default: the health check's."
-    )
     attempts: Annotated[StrictInt, Field(ge=1, le=60)] = Field(
         10, description="Tries before the execution fails."
     )
@@ -910,13 +709,13 @@ class SmokeTest(_Model):
     )
 
 
-class GitHubOidc(_Model):
+class GitHubOidc(ConfigModel):
     """A role GitHub Actions (deploy.yml) assumes through OIDC to run `cdk deploy`."""
 
-    role_name: Annotated[StrictStr, _pattern(_IAM_ROLE_NAME_RE, "an IAM role name")] | None = Field(
+    role_name: Annotated[StrictStr, pattern(_IAM_ROLE_NAME_RE, "an IAM role name")] | None = Field(
         None, description="The role's name; default `<stage>-github-deploy`."
     )
-    branch: Annotated[StrictStr, _pattern(_GIT_REF_RE, "a git branch name")] | None = Field(
+    branch: Annotated[StrictStr, pattern(_GIT_REF_RE, "a git branch name")] | None = Field(
         None,
         description="The only branch whose workflow runs may assume it; default `pipeline.branch`.",
     )
@@ -927,38 +726,38 @@ class GitHubOidc(_Model):
     )
 
 
-class Pipeline(_Model):
+class Pipeline(ConfigModel):
     """The environment's delivery pipeline (CodePipeline V2) and GitHub deploy access."""
 
     connection_arn: Annotated[
-        StrictStr, _pattern(_CONNECTION_ARN_RE, "a CodeConnections (CodeStar) connection ARN")
+        StrictStr, pattern(_CONNECTION_ARN_RE, "a CodeConnections (CodeStar) connection ARN")
     ] = Field(description="The GitHub connection, in this environment's account.")
     repository: Annotated[
-        StrictStr, _pattern(_GITHUB_REPOSITORY_RE, "a GitHub repository 'owner/name'")
+        StrictStr, pattern(_GITHUB_REPOSITORY_RE, "a GitHub repository 'owner/name'")
     ] = Field(description="GitHub repository (`owner/name`) holding app/ and this CDK app.")
-    branch: Annotated[StrictStr, _pattern(_GIT_REF_RE, "a git branch name")] = Field(
+    branch: Annotated[StrictStr, pattern(_GIT_REF_RE, "a git branch name")] = Field(
         description="Pushes to this branch start the pipeline."
     )
     tags: Annotated[
-        tuple[Annotated[StrictStr, _pattern(_GIT_TAG_GLOB_RE, "a git tag pattern")], ...],
+        tuple[Annotated[StrictStr, pattern(_GIT_TAG_GLOB_RE, "a git tag pattern")], ...],
         Field(max_length=8),
-        _unique(),
+        unique(),
     ] = Field((), description="Git tag patterns (e.g. `v*`) whose push also starts it.")
     build: PipelineBuild = Field(default_factory=PipelineBuild)
     approval: PipelineApproval | None = Field(
         None, description="Manual approval before the migration; null: none."
     )
     invalidation_paths: Annotated[
-        tuple[Annotated[StrictStr, _pattern(_INVALIDATION_PATH_RE, "a path like '/'")], ...],
+        tuple[Annotated[StrictStr, pattern(_INVALIDATION_PATH_RE, "a path like '/'")], ...],
         Field(max_length=15),
-        _unique(),
+        unique(),
     ] = Field(
         (),
         description="CloudFront paths invalidated after a deploy (HTML only: static assets "
         "are content-hashed); empty: no Invalidate action.",
     )
     smoke_test: SmokeTest = Field(default_factory=SmokeTest)
-    notification_emails: Annotated[tuple[EmailStr, ...], _unique()] = Field(
+    notification_emails: Annotated[tuple[EmailStr, ...], unique()] = Field(
         (), description="Told of every failed and succeeded execution."
     )
     artifact_retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = Field(
@@ -977,7 +776,7 @@ _SLACK_CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{8,}$")
 Count = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 
 
-class AlarmThresholds(_Model):
+class AlarmThresholds(ConfigModel):
     """What pages: each alarm's threshold (shipped values follow the design notes)."""
 
     ecs_cpu_percent: Percent = Field(80, description="ECS service CPU utilisation above this.")
@@ -1012,15 +811,15 @@ class AlarmThresholds(_Model):
     )
 
 
-class Slack(_Model):
+class Slack(ConfigModel):
     """AWS Chatbot delivery of the alarm topic to one Slack channel (workspace authorised
     once in the Chatbot console)."""
 
-    workspace_id: Annotated[StrictStr, _pattern(_SLACK_WORKSPACE_RE, "a Slack workspace id")]
-    channel_id: Annotated[StrictStr, _pattern(_SLACK_CHANNEL_RE, "a Slack channel id")]
+    workspace_id: Annotated[StrictStr, pattern(_SLACK_WORKSPACE_RE, "a Slack workspace id")]
+    channel_id: Annotated[StrictStr, pattern(_SLACK_CHANNEL_RE, "a Slack channel id")]
 
 
-class Canary(_Model):
+class Canary(ConfigModel):
     """A CloudWatch Synthetics canary calling the health path through CloudFront."""
 
     enabled: StrictBool = Field(True, description="Run the canary (and alarm on it).")
@@ -1028,14 +827,16 @@ class Canary(_Model):
         5, description="Minutes between runs."
     )
     path: Annotated[StrictStr, Field(pattern=r"^/[\x21-\x7e]*$")] | None = Field(
-        None, description="Path on the first `edge.domain_names`; default: the health check's."
+        None,
+        description="Path on the first `edge.domain_names`; default: the default web "
+        "service's health check path.",
     )
 
 
-class Observability(_Model):
+class Observability(ConfigModel):
     """Alarms, their topic, the dashboard, the canary and tracing."""
 
-    alarm_emails: Annotated[tuple[EmailStr, ...], _unique()] = Field(
+    alarm_emails: Annotated[tuple[EmailStr, ...], unique()] = Field(
         (), description="Subscribed by e-mail to the environment's alarm topic."
     )
     slack: Slack | None = Field(None, description="Also deliver alarms to Slack; null: no.")
@@ -1051,7 +852,7 @@ class Observability(_Model):
     log_retention_days: RetentionDays = Field(30, description="Canary and Chatbot logs.")
 
 
-class SecurityBaseline(_Model):
+class SecurityBaseline(ConfigModel):
     """Account-level guards in the environment's region (the `<Stage>/Security` stack)."""
 
     guardduty: StrictBool = Field(False, description="A GuardDuty detector.")
@@ -1071,7 +872,7 @@ class SecurityBaseline(_Model):
         return self.guardduty or self.config_recorder or self.cloudtrail
 
 
-class DataProtection(_Model):
+class DataProtection(ConfigModel):
     """Rules for an environment holding real data, checked when the config loads."""
 
     holds_real_data: StrictBool = Field(
@@ -1084,10 +885,10 @@ class DataProtection(_Model):
     )
 
 
-class Compliance(_Model):
+class Compliance(ConfigModel):
     """cdk-nag packs beyond AwsSolutions and NIST 800-53 rev5 (always on)."""
 
-    extra_packs: Annotated[tuple[Literal["hipaa", "pci_dss"], ...], _unique()] = Field(
+    extra_packs: Annotated[tuple[Literal["hipaa", "pci_dss"], ...], unique()] = Field(
         (),
         description="`hipaa` (HIPAA Security), `pci_dss` (PCI DSS 3.2.1). cdk-nag 3 runs a "
         "pack over the whole app, so a pack one environment selects checks them all.",
@@ -1097,7 +898,7 @@ class Compliance(_Model):
 # --------------------------------------------------------------------------- environment
 
 
-class EnvironmentConfig(_Model):
+class EnvironmentConfig(ConfigModel):
     """Everything that describes one environment (one CDK Stage)."""
 
     stage_name: StageName = Field(
@@ -1113,10 +914,18 @@ class EnvironmentConfig(_Model):
     database: Database
     dns: Dns
     compute: Compute
-    migration: Migration = Field(default_factory=Migration)
+    services: Annotated[Services, BeforeValidator(drop_removed_services)] = Field(
+        description="The workloads, name -> service (1-20; `name: null` removes one that "
+        "defaults.yaml defines)."
+    )
+    storage: Storage | None = Field(
+        None, description="An S3 bucket for the application's files; null: none."
+    )
+    migration: Migration
     edge: Edge
     pipeline: Pipeline | None = Field(
-        None, description="Delivery pipeline; null: none (the service runs compute.image)."
+        None,
+        description="Delivery pipeline; null: none (each service runs its configured image).",
     )
     observability: Observability = Field(default_factory=Observability)
     security: SecurityBaseline = Field(default_factory=SecurityBaseline)
@@ -1132,6 +941,11 @@ class EnvironmentConfig(_Model):
             return data
         stage = data["stage_name"].lower()
         expanded = dict(data)
+        services = data.get("services")
+        if isinstance(services, Mapping):
+            expanded["services"] = {
+                name: _expand_hosts(service, stage) for name, service in services.items()
+            }
         compute, edge = data.get("compute"), data.get("edge")
         if isinstance(compute, Mapping) and isinstance(compute.get("domain_name"), str):
             domain = compute["domain_name"].replace("{stage}", stage)
@@ -1143,6 +957,61 @@ class EnvironmentConfig(_Model):
             ]
             expanded["edge"] = {**edge, "domain_names": names}
         return expanded
+
+    @model_validator(mode="after")
+    def _services_fit(self) -> EnvironmentConfig:
+        problems = check_services(
+            self.services,
+            migration_service=self.migration.service,
+            origin_domain=self.compute.domain_name,
+            zone_name=self.dns.zone_name,
+            static_paths=self.edge.static.paths,
+            storage=self.storage,
+            has_pipeline=self.pipeline is not None,
+        )
+        if len(self.edge.domain_names) + len(self.extra_viewer_names) > MAX_VIEWER_NAMES:
+            problems.append(
+                FieldError(
+                    "edge.domain_names",
+                    f"with the services' hosts, the distribution would have more than "
+                    f"{MAX_VIEWER_NAMES} names (the certificate's limit)",
+                    cross_field=True,
+                )
+            )
+        if problems:
+            raise ManyFieldsError(problems)
+        return self
+
+    @property
+    def extra_viewer_names(self) -> tuple[str, ...]:
+        """Hosts of host-routed web services that are not already `edge.domain_names`."""
+        names = [h for s in self.services.values() for h in s.hosts]
+        return tuple(n for n in dict.fromkeys(names) if n not in self.edge.domain_names)
+
+    @property
+    def viewer_names(self) -> tuple[str, ...]:
+        """Every name CloudFront answers to: `edge.domain_names`, then the services' hosts."""
+        return (*self.edge.domain_names, *self.extra_viewer_names)
+
+    @property
+    def has_host_routes(self) -> bool:
+        """Whether any web service is routed by host (CloudFront then passes the viewer's
+        host to the load balancer in a header)."""
+        return any(s.hosts for s in self.services.values())
+
+    @property
+    def default_service(self) -> str:
+        """The web service that takes `/*`."""
+        return next(n for n, s in self.services.items() if s.kind == "web" and s.default)
+
+    def release_parameter_name(self, service: str) -> str:
+        """SSM parameter recording the image tag the pipeline last released to `service`."""
+        return f"/{self.stage_name}/release/{service}-image-tag"
+
+    @property
+    def namespace(self) -> str:
+        """The Service Connect (Cloud Map HTTP) namespace."""
+        return self.compute.service_connect_namespace or f"{self.stage_name.lower()}.internal"
 
     @model_validator(mode="after")
     def _pipeline_fits(self) -> EnvironmentConfig:
@@ -1227,6 +1096,11 @@ class EnvironmentConfig(_Model):
                 self.network.flow_logs.retain_on_delete,
                 "must be true",
             ),
+            (
+                "storage.removal_policy",
+                self.storage is None or self.storage.removal_policy == "retain",
+                "must be 'retain'",
+            ),
         ]
         for field, ok, rule in checks:
             if not ok:
@@ -1237,11 +1111,6 @@ class EnvironmentConfig(_Model):
     def latest_image_tag(self) -> str:
         """The moving tag every pipeline build also pushes, e.g. `prod-latest`."""
         return f"{self.stage_name.lower()}-latest"
-
-    @property
-    def release_parameter_name(self) -> str:
-        """SSM parameter recording the image tag the pipeline last released."""
-        return f"/{self.stage_name}/release/api-image-tag"
 
     @property
     def github_role_name(self) -> str | None:
@@ -1304,3 +1173,14 @@ class EnvironmentConfig(_Model):
                 cross_field=True,
             )
         return self
+
+
+#: Names on one distribution: ACM's default of 10 names per certificate.
+MAX_VIEWER_NAMES = 10
+
+
+def _expand_hosts(service: object, stage: str) -> object:
+    if isinstance(service, Mapping) and isinstance(service.get("hosts"), list | tuple):
+        hosts = [h.replace("{stage}", stage) if isinstance(h, str) else h for h in service["hosts"]]
+        return {**service, "hosts": hosts}
+    return service

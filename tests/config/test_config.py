@@ -35,8 +35,8 @@ from tests.config.helpers import (
 
 ALLOWED_TOP = (
     "allowed: stage_name, account, region, termination_protection, tags, network, database, "
-    "dns, compute, migration, edge, pipeline, observability, security, data_protection, "
-    "compliance"
+    "dns, compute, services, storage, migration, edge, pipeline, observability, security, "
+    "data_protection, compliance"
 )
 ALLOWED_NETWORK = (
     "allowed: cidr, availability_zones, nat, subnet_masks, interface_endpoints, flow_logs"
@@ -134,10 +134,14 @@ def test_shipped_pipeline_settings() -> None:
         assert f":{configs[name].account}:" in pipeline.connection_arn
         # Static assets are content-hashed: only HTML is invalidated.
         assert pipeline.invalidation_paths == ("/",)
-        assert pipeline.smoke_test.path is None  # the health check's path
-        assert configs[name].compute.health_check.path == "/api/health"
+        # The smoke test and canary call each web service's health path.
+        services = configs[name].services
+        assert services["api"].health_check.path == "/api/health"
+        assert services["web"].health_check.path == "/healthz"
         assert configs[name].latest_image_tag == f"{name.lower()}-latest"
-        assert configs[name].release_parameter_name == f"/{name}/release/api-image-tag"
+        # The API keeps the release record of the single-service layout.
+        assert configs[name].release_parameter_name("api") == f"/{name}/release/api-image-tag"
+        assert configs[name].release_parameter_name("web") == f"/{name}/release/web-image-tag"
     assert (test.build.cache, prod.build.cache) == ("local", "s3")
     # GitHub Actions may deploy Stage and Prod (each its own account and OIDC provider).
     assert test.github_oidc is None
@@ -226,6 +230,264 @@ STAGE_CONNECTION = (
     "00000000-0000-4000-8000-000000000002"
 )
 DEFAULTS_FOR = "config/defaults.yaml (as used by config/{})"
+
+#: Workloads (issue 11): every rule over `services`, each named by file and field.
+SERVICE_CASES = [
+    case(
+        "migration-service-unknown",
+        "prod.yaml",
+        put("migration.service", "backend"),
+        "config/prod.yaml: migration.service: 'backend' is not a service of this environment "
+        "(api, web)",
+    ),
+    case(
+        "migration-service-without-database",
+        "prod.yaml",
+        put("migration.service", "web"),
+        "config/prod.yaml: migration.service: 'web' must say `database: true`: the migration "
+        "runs with its image and database credentials",
+    ),
+    case(
+        "connects-to-unknown-service",
+        "prod.yaml",
+        put("services.web.connects_to", ["api", "search"]),
+        "config/prod.yaml: services.web.connects_to[1]: 'search' is not a service",
+    ),
+    case(
+        "two-services-claim-one-path",
+        "prod.yaml",
+        put(
+            "services.admin",
+            {
+                "kind": "web",
+                "image": {"directory": "services/web"},
+                "paths": ["/api/*"],
+                "health_check": {"path": "/api/admin"},
+            },
+        ),
+        "config/prod.yaml: services.admin.paths: '/api/*' is claimed by 'api' too",
+    ),
+    case(
+        "two-services-claim-one-host",
+        "prod.yaml",
+        combine(
+            put(
+                "services.admin",
+                {
+                    "kind": "web",
+                    "image": {"directory": "services/web"},
+                    "hosts": ["admin.example.com"],
+                },
+            ),
+            put(
+                "services.back-office",
+                {
+                    "kind": "web",
+                    "image": {"directory": "services/web"},
+                    "hosts": ["admin.example.com"],
+                },
+            ),
+        ),
+        "config/prod.yaml: services.back-office.hosts: 'admin.example.com' is claimed by "
+        "'admin' too",
+    ),
+    case(
+        "no-default-web-service",
+        "prod.yaml",
+        put("services.web.default", False),
+        "config/prod.yaml: services.web.paths: a web service needs `paths`, `hosts` or "
+        "`default: true`",
+    ),
+    case(
+        "no-default-web-service-at-all",
+        "prod.yaml",
+        combine(
+            put("services.web.default", False),
+            put("services.web.paths", ["/app/*"]),
+            put("services.web.health_check.path", "/app/healthz"),
+        ),
+        "config/prod.yaml: services: no web service is the default (`default: true` on "
+        "exactly one)",
+    ),
+    case(
+        "two-default-web-services",
+        "prod.yaml",
+        combine(put("services.api.default", True), put("services.api.paths", [])),
+        "config/prod.yaml: services.web.default (set in config/defaults.yaml): 'api' is the "
+        "default web service already; only one takes `/*`",
+    ),
+    case(
+        "backend-with-paths",
+        "prod.yaml",
+        put(
+            "services.jobs",
+            {"kind": "backend", "image": {"directory": "services/api"}, "paths": ["/jobs/*"]},
+        ),
+        "config/prod.yaml: services.jobs.paths: is for web services; a backend has no load "
+        "balancer route (others reach it through Service Connect)",
+    ),
+    case(
+        "backend-with-hosts",
+        "prod.yaml",
+        put(
+            "services.jobs",
+            {
+                "kind": "backend",
+                "image": {"directory": "services/api"},
+                "hosts": ["jobs.example.com"],
+            },
+        ),
+        "config/prod.yaml: services.jobs.hosts: is for web services; a backend has no load "
+        "balancer route (others reach it through Service Connect)",
+    ),
+    case(
+        "path-not-starting-with-slash",
+        "prod.yaml",
+        put("services.api.paths", ["api/*"]),
+        "config/prod.yaml: services.api.paths[0]: 'api/*' is not an ALB path pattern like '/api/*'",
+    ),
+    case(
+        "host-outside-the-zone",
+        "prod.yaml",
+        put(
+            "services.admin",
+            {"kind": "web", "image": {"directory": "services/web"}, "hosts": ["admin.example.org"]},
+        ),
+        "config/prod.yaml: services.admin.hosts[0]: 'admin.example.org' is not inside the "
+        "hosted zone 'example.com'",
+    ),
+    case(
+        "host-is-the-origin",
+        "prod.yaml",
+        put(
+            "services.admin",
+            {
+                "kind": "web",
+                "image": {"directory": "services/web"},
+                "hosts": ["origin.example.com"],
+            },
+        ),
+        "config/prod.yaml: services.admin.hosts[0]: 'origin.example.com' is compute.domain_name, "
+        "the origin's own name; viewers use CloudFront's names",
+    ),
+    case(
+        "environment-variable-looks-secret",
+        "prod.yaml",
+        put("services.api.environment", {"STRIPE_API_KEY": "sk_live_x"}),
+        "config/prod.yaml: services.api.environment.STRIPE_API_KEY: looks like a secret: put "
+        "it in `secrets` (Secrets Manager or SSM), never in plain environment variables",
+    ),
+    case(
+        "environment-variable-password",
+        "prod.yaml",
+        put("services.web.environment", {"SMTP_PASSWORD": "hunter2"}),
+        "config/prod.yaml: services.web.environment.SMTP_PASSWORD: looks like a secret: put "
+        "it in `secrets` (Secrets Manager or SSM), never in plain environment variables",
+    ),
+    case(
+        "service-connect-variable-clash",
+        "prod.yaml",
+        put("services.web.environment", {"API_URL": "http://elsewhere"}),
+        "config/prod.yaml: services.web.environment.API_URL: is set by the platform for this "
+        "service (database, storage, Service Connect or port): choose another name",
+    ),
+    case(
+        "service-name-not-a-dns-label",
+        "prod.yaml",
+        put(
+            "services.Admin_UI",
+            {"kind": "web", "image": {"directory": "services/web"}, "hosts": ["admin.example.com"]},
+        ),
+        "config/prod.yaml: services.Admin_UI.[key]: 'Admin_UI' is not a lower-case DNS label "
+        "of at most 32 characters",
+    ),
+    case(
+        "secret-with-both-sources",
+        "prod.yaml",
+        put("services.api.secrets", {"TOKEN": {"secrets_manager": "a", "ssm": "/b"}}),
+        "config/prod.yaml: services.api.secrets.TOKEN.secrets_manager: name exactly one of "
+        "`secrets_manager` or `ssm`",
+    ),
+    case(
+        "ssm-secret-created",
+        "prod.yaml",
+        put("services.api.secrets", {"TOKEN": {"ssm": "/app/token", "create": True}}),
+        "config/prod.yaml: services.api.secrets.TOKEN.create: CloudFormation cannot create "
+        "SecureString parameters: create it once with `aws ssm put-parameter --type "
+        "SecureString` (README), or use secrets_manager",
+    ),
+    case(
+        "storage-without-storage-section",
+        "prod.yaml",
+        put("services.api.storage", "read_write"),
+        "config/prod.yaml: services.api.storage: 'read_write' needs the `storage` section",
+    ),
+    case(
+        "storage-destroyed-with-real-data",
+        "prod.yaml",
+        put("storage", {"removal_policy": "destroy"}),
+        "config/prod.yaml: storage.removal_policy: must be 'retain': "
+        "data_protection.holds_real_data is true",
+    ),
+    case(
+        "static-prefix-not-served",
+        "prod.yaml",
+        put("services.web.static.prefix", "assets"),
+        "config/prod.yaml: services.web.static.prefix: '/assets/*' is not served from the "
+        "static bucket (edge.static.paths: /_next/static/*)",
+    ),
+    case(
+        "static-from-image-without-pipeline",
+        "prod.yaml",
+        combine(
+            put("pipeline", None),
+            put("services.web.static", {"from_image": "/app/static", "directory": None}),
+        ),
+        "config/prod.yaml: services.web.static.directory: is needed without a pipeline: `cdk "
+        "deploy` publishes a directory, it cannot copy files out of an image",
+    ),
+    case(
+        "too-many-route-values",
+        "prod.yaml",
+        put("services.api.paths", ["/a/*", "/b/*", "/c/*", "/d/*", "/api/*"]),
+        "config/prod.yaml: services.api.paths: paths and hosts together may list at most 4 "
+        "values (an ALB rule takes five, one of them the origin-verify header)",
+    ),
+    case(
+        "health-check-outside-paths",
+        "prod.yaml",
+        put("services.api.health_check.path", "/healthz"),
+        "config/prod.yaml: services.api.health_check.path: '/healthz' is not under the "
+        "service's paths (/api/*): the smoke test and canary reach it through them",
+    ),
+    case(
+        "moved-compute-setting",
+        "prod.yaml",
+        put("compute.cpu", 1024),
+        "config/prod.yaml: compute.cpu: moved to services.<name>.cpu: each service has its own "
+        "(README 'Upgrading from one service')",
+    ),
+    case(
+        "blue-green-backend",
+        "prod.yaml",
+        put(
+            "services.jobs",
+            {
+                "kind": "backend",
+                "image": {"directory": "services/api"},
+                "deployment": {"strategy": "blue_green"},
+            },
+        ),
+        "config/prod.yaml: services.jobs.deployment.strategy: blue_green shifts a load "
+        "balancer rule; a backend has none: use rolling",
+    ),
+    case(
+        "services-removed-entirely",
+        "prod.yaml",
+        combine(put("services.web", None), put("services.api", None)),
+        "config/prod.yaml: services: lists 0 services; an environment runs 1-20",
+    ),
+]
 
 CASES = [
     # ---- network.cidr
@@ -664,29 +926,31 @@ CASES = [
         "config/prod.yaml",
     ),
     case(
-        "compute-desired-above-max",
+        "service-desired-above-max",
         "prod.yaml",
-        put("compute.capacity", {"min": 2, "desired": 12, "max": 10}),
-        "config/prod.yaml: compute.capacity.desired: needs min <= desired <= max, got 2 / 12 / 10",
+        put("services.api.capacity", {"min": 2, "desired": 12, "max": 10}),
+        "config/prod.yaml: services.api.capacity.desired: needs min <= desired <= max, "
+        "got 2 / 12 / 10",
     ),
     case(
-        "compute-min-above-desired",
+        "service-min-above-desired",
         "stage.yaml",
-        put("compute.capacity.min", 3),
-        "config/stage.yaml: compute.capacity.desired: needs min <= desired <= max, got 3 / 2 / 4",
+        put("services.web.capacity.min", 3),
+        "config/stage.yaml: services.web.capacity.desired: needs min <= desired <= max, "
+        "got 3 / 2 / 4",
     ),
     case(
-        "compute-memory-not-a-fargate-size",
+        "service-memory-not-a-fargate-size",
         "prod.yaml",
-        put("compute.memory_mib", 1000),
-        "config/prod.yaml: compute.memory_mib: 1000 is not a Fargate size for cpu 1024 "
-        "(2048-8192 in steps of 1024)",
+        put("services.api.memory_mib", 1000),
+        "config/prod.yaml: services.api.memory_mib: 1000 is not a Fargate size for cpu 512 "
+        "(1024-4096 in steps of 1024)",
     ),
     case(
-        "compute-cpu-not-a-fargate-size",
+        "service-cpu-not-a-fargate-size",
         "prod.yaml",
-        put("compute.cpu", 300),
-        prefix="config/prod.yaml: compute.cpu: 300: ",
+        put("services.api.cpu", 300),
+        prefix="config/prod.yaml: services.api.cpu: 300: ",
         fragment="256, 512, 1024",
     ),
     case(
@@ -708,32 +972,33 @@ CASES = [
         "through them",
     ),
     case(
-        "compute-ecr-image-without-tag",
+        "service-ecr-image-without-tag",
         "prod.yaml",
-        put("compute.image", {"source": "ecr", "repository": "web/api"}),
-        "config/prod.yaml: compute.image.tag: is required when source is 'ecr'",
+        put("services.api.image", {"source": "ecr", "repository": "web/api"}),
+        "config/prod.yaml: services.api.image.tag: is required when source is 'ecr'",
     ),
     case(
-        "compute-health-check-path-relative",
+        "service-health-check-path-relative",
         "prod.yaml",
-        put("compute.health_check.path", "api/health"),
-        prefix="config/prod.yaml: compute.health_check.path: 'api/health': ",
+        put("services.api.health_check.path", "api/health"),
+        prefix="config/prod.yaml: services.api.health_check.path: 'api/health': ",
         fragment="should match pattern",
     ),
     case(
-        "compute-environment-name-invalid",
+        "service-environment-name-invalid",
         "prod.yaml",
-        put("compute.environment", {"log-level": "info"}),
-        prefix="config/prod.yaml: compute.environment.log-level.[key]: ",
+        put("services.api.environment", {"log-level": "info"}),
+        prefix="config/prod.yaml: services.api.environment.log-level.[key]: ",
         fragment="is not an environment variable name",
     ),
     case(
-        "compute-deployment-strategy-unknown",
+        "service-deployment-strategy-unknown",
         "prod.yaml",
-        put("compute.deployment.strategy", "canary"),
-        prefix="config/prod.yaml: compute.deployment.strategy: 'canary': ",
+        put("services.api.deployment.strategy", "canary"),
+        prefix="config/prod.yaml: services.api.deployment.strategy: 'canary': ",
         fragment="'rolling' or 'blue_green'",
     ),
+    *SERVICE_CASES,
     # ---- edge
     case(
         "edge-domain-outside-zone",

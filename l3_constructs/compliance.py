@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnResource, Validations
-from constructs import IConstruct
+import jsii
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from constructs import IConstruct, IValidation
 
 #: Rule-id prefix -> the pack namespace cdk-nag 3 records acknowledgments under.
 _PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
@@ -129,3 +130,83 @@ def skip_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
     else:
         skips.append({"id": check_id, "comment": reason})
     resource.add_metadata("checkov", {**checkov, "skip": skips})
+
+
+#: Gives the reason for one AwsSolutions-IAM5 finding id (e.g. `Action::s3:List*`,
+#: `Resource::<Bucket.Arn>/*`), or None to leave it a finding.
+Explain = Callable[[str], str | None]
+
+
+def acknowledge_wildcards(role: IConstruct, explain: Explain | Mapping[str, str]) -> None:
+    """Acknowledge the AwsSolutions-IAM5 findings of `role`'s default policy that `explain`
+    gives a reason for, and no others (an unexplained wildcard stays a finding).
+
+    A mapping's keys are finding ids whose `Resource::` part may hold tokens (resolved as
+    cdk-nag renders them). Runs as construct validation: after CDK's prepare phase has turned
+    cross-stack references into their final form (which the finding ids embed), before
+    cdk-nag."""
+    role.node.add_validation(_AcknowledgeWildcards(role, explain))
+
+
+@jsii.implements(IValidation)
+class _AcknowledgeWildcards:
+    def __init__(self, role: IConstruct, explain: Explain | Mapping[str, str]) -> None:
+        self._role = role
+        self._explain = explain
+        self._acknowledged: set[str] = set()
+
+    def validate(self) -> list[str]:
+        policy = self._role.node.try_find_child("DefaultPolicy")
+        if policy is None:
+            return []
+        stack = Stack.of(self._role)
+        explain = self._explain
+        if isinstance(explain, Mapping):
+            reasons = {finding_id(stack, key): reason for key, reason in explain.items()}
+            explain = reasons.get
+        resource = policy.node.default_child
+        if not isinstance(resource, CfnResource):
+            return []
+        document = stack.resolve(_policy_document(resource))
+        for finding in wildcard_findings(document):
+            rule = f"AwsSolutions-IAM5[{finding}]"
+            reason = explain(finding)
+            if reason is not None and rule not in self._acknowledged:
+                acknowledge(self._role, rule, reason)
+                self._acknowledged.add(rule)
+        return []
+
+
+def _policy_document(resource: CfnResource) -> Any:
+    document = getattr(resource, "policy_document", None)
+    if document is None:
+        raise TypeError(f"{resource.node.path} has no policy document")
+    return document
+
+
+def finding_id(stack: Stack, key: str) -> str:
+    """`Resource::<arn>` with the ARN rendered as cdk-nag does; action ids as they are."""
+    prefix = "Resource::"
+    if key.startswith(prefix):
+        return prefix + flatten_cfn_reference(stack.resolve(key.removeprefix(prefix)))
+    return key
+
+
+def wildcard_findings(document: Mapping[str, Any]) -> list[str]:
+    """cdk-nag's IAMNoWildcardPermissions analysis of an Allow policy document."""
+    findings: dict[str, None] = {}
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        for action in _as_list(statement.get("Action")):
+            if isinstance(action, str) and "*" in action:
+                findings[f"Action::{action}"] = None
+        for resource in _as_list(statement.get("Resource")):
+            flat = flatten_cfn_reference(resource)
+            if "*" in flat:
+                findings[f"Resource::{flat}"] = None
+    return list(findings)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

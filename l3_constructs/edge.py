@@ -23,7 +23,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct, IConstruct
 
 from l3_constructs.compliance import acknowledge, skip_checkov
@@ -35,6 +34,8 @@ from l3_constructs.limits import (
 )
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import allow_cloudwatch_logs, expiring_log_bucket
+from l3_constructs.static_assets import StaticSource, publish_directories, static_bucket
+from l3_constructs.web_acl import WafProps, add_web_acl, log_group_arn
 
 
 @dataclass(frozen=True)
@@ -72,26 +73,6 @@ class SecurityHeaders:
 
 
 @dataclass(frozen=True)
-class GeoMatch:
-    """`block`: refuse requests from `countries`; `allow`: refuse requests from anywhere else.
-    Countries are ISO 3166-1 alpha-2 codes."""
-
-    mode: Literal["block", "allow"]
-    countries: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class WafProps:
-    #: Requests per 5 minutes from one IP address above which the address is blocked.
-    rate_limit: int = 2000
-    #: Rules of AWSManagedRulesCommonRuleSet switched to count (e.g. SizeRestrictions_BODY
-    #: for an API taking bodies over 8 KB).
-    common_rules_count_only: tuple[str, ...] = ()
-    geo: GeoMatch | None = None
-    log_retention_days: int = 90
-
-
-@dataclass(frozen=True)
 class EdgeProps:
     #: Viewer-facing names (aliases), e.g. ("app.example.com", "api.example.com"), all in the
     #: hosted zone below; the certificate covers all of them.
@@ -125,6 +106,13 @@ class EdgeProps:
     #: retain: the static bucket outlives the stack; destroy: it is emptied and deleted.
     static_bucket_removal: Literal["retain", "destroy"] = "retain"
     static_noncurrent_version_days: int = 30
+    #: Days a static file stays after a release stopped using it (tag set by the publish step).
+    static_superseded_days: int = 30
+    #: Directories `cdk deploy` uploads into the static bucket (no pipeline publishes them).
+    static_sources: tuple[StaticSource, ...] = ()
+    #: Set to the viewer's Host by a viewer-request function on the origin's behaviours (and
+    #: part of the pages' cache key), for host-routed services; None: no function.
+    viewer_host_header: str | None = None
     waf: WafProps = field(default_factory=WafProps)
 
 
@@ -135,10 +123,6 @@ _PRICE_CLASSES = {
 }
 #: The service principal of CloudWatch Logs vended-log delivery (standard logging v2).
 _LOG_DELIVERY = "delivery.logs.amazonaws.com"
-_Statement = wafv2.CfnWebACL.StatementProperty
-#: A web ACL rule before its priority: name, statement, and whether it blocks on its own
-#: (False: a managed rule group, whose rules keep their actions).
-_Rule = tuple[str, _Statement, bool]
 
 
 class PlatformEdge(Construct):
@@ -179,7 +163,9 @@ class PlatformEdge(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         allow_cloudwatch_logs(self.key, "AllowCloudWatchLogsForEdgeLogGroups")
-        self._add_web_acl(props.waf)
+        acl = add_web_acl(self, props.waf, key=self.key)
+        self.web_acl, self.waf_log_group = acl.web_acl, acl.log_group
+        self.web_acl_metric_name = acl.metric_name
         self._add_static_bucket(props)
         self.response_headers_policy = self._response_headers_policy(props.security_headers)
         zone = route53.HostedZone.from_hosted_zone_attributes(
@@ -201,101 +187,22 @@ class PlatformEdge(Construct):
             route53.ARecord(self, f"A-{name}", zone=zone, record_name=name, target=target)
             route53.AaaaRecord(self, f"AAAA-{name}", zone=zone, record_name=name, target=target)
         self._add_access_logs(props)
+        self.static_deployments = publish_directories(
+            self,
+            self.static_bucket,
+            props.static_sources,
+            log_key=self.key,
+            log_retention_days=props.access_log_retention_days,
+        )
         self._acknowledge_findings(props)
 
-    def _add_web_acl(self, waf: WafProps) -> None:
-        rules: list[_Rule] = []
-        if waf.geo is not None:
-            geo = _Statement(
-                geo_match_statement=wafv2.CfnWebACL.GeoMatchStatementProperty(
-                    country_codes=list(waf.geo.countries)
-                )
-            )
-            if waf.geo.mode == "allow":
-                geo = _Statement(not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=geo))
-            rules.append((f"Geo{waf.geo.mode.title()}List", geo, True))
-        rate = wafv2.CfnWebACL.RateBasedStatementProperty(
-            limit=waf.rate_limit, evaluation_window_sec=300, aggregate_key_type="IP"
-        )
-        rules += [
-            _managed("AWSManagedRulesAmazonIpReputationList"),
-            ("RateLimitPerIp", _Statement(rate_based_statement=rate), True),
-            _managed("AWSManagedRulesCommonRuleSet", count_only=waf.common_rules_count_only),
-            _managed("AWSManagedRulesKnownBadInputsRuleSet"),
-        ]
-        #: The web ACL's CloudWatch metric name (the `WebACL` dimension of its metrics),
-        #: unique per stack so environments sharing an account never share metrics.
-        self.web_acl_metric_name = f"{Stack.of(self).stack_name}-WebAcl"
-        self.web_acl = wafv2.CfnWebACL(
-            self,
-            "WebAcl",
-            scope="CLOUDFRONT",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=_visibility(self.web_acl_metric_name),
-            rules=[
-                wafv2.CfnWebACL.RuleProperty(
-                    name=name,
-                    priority=priority,
-                    statement=statement,
-                    action=wafv2.CfnWebACL.RuleActionProperty(block={}) if blocks else None,
-                    override_action=None
-                    if blocks
-                    else wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    visibility_config=_visibility(name),
-                )
-                for priority, (name, statement, blocks) in enumerate(rules)
-            ],
-        )
-        self.waf_log_group = logs.LogGroup(
-            self,
-            "WafLogGroup",
-            # WAF delivers only to log groups named aws-waf-logs-*; the stack name and this
-            # construct's id keep the name unique in the account's us-east-1.
-            log_group_name=f"aws-waf-logs-{Stack.of(self).stack_name}-{self.node.id}",
-            encryption_key=self.key,
-            retention=retention_days(waf.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        wafv2.CfnLoggingConfiguration(
-            self,
-            "WafLogging",
-            resource_arn=self.web_acl.attr_arn,
-            # WAF refuses the `:*` form that the log group's Arn attribute carries.
-            log_destination_configs=[_log_group_arn(self.waf_log_group)],
-            redacted_fields=[
-                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": name})
-                for name in ("authorization", "cookie")
-            ],
-        )
-
     def _add_static_bucket(self, props: EdgeProps) -> None:
-        self.static_log_bucket = expiring_log_bucket(
+        self.static_bucket, self.static_log_bucket = static_bucket(
             self,
-            "StaticLogBucket",
-            retention_days=props.access_log_retention_days,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        destroy = props.static_bucket_removal == "destroy"
-        self.static_bucket = s3.Bucket(
-            self,
-            "StaticBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    noncurrent_version_expiration=Duration.days(
-                        props.static_noncurrent_version_days
-                    ),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
-            server_access_logs_bucket=self.static_log_bucket,
-            removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
-            auto_delete_objects=destroy,
+            log_retention_days=props.access_log_retention_days,
+            removal=props.static_bucket_removal,
+            noncurrent_version_days=props.static_noncurrent_version_days,
+            superseded_days=props.static_superseded_days,
         )
 
     def _response_headers_policy(
@@ -330,11 +237,14 @@ class PlatformEdge(Construct):
         )
 
     def _add_distribution(self, props: EdgeProps, origin_verify_secret_arn: str) -> None:
+        viewer_host = self._viewer_host_function(props)
+
         def behavior(
             origin: cloudfront.IOrigin,
             cache_policy: cloudfront.ICachePolicy,
             request_policy: cloudfront.IOriginRequestPolicy | None = None,
             methods: cloudfront.AllowedMethods = cloudfront.AllowedMethods.ALLOW_ALL,
+            functions: Sequence[cloudfront.FunctionAssociation] = (),
         ) -> cloudfront.BehaviorOptions:
             # Compression on and GET/HEAD cached are the defaults.
             return cloudfront.BehaviorOptions(
@@ -344,6 +254,7 @@ class PlatformEdge(Construct):
                 allowed_methods=methods,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 response_headers_policy=self.response_headers_policy,
+                function_associations=list(functions) or None,
             )
 
         app_origin = origins.HttpOrigin(
@@ -362,7 +273,9 @@ class PlatformEdge(Construct):
             methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
         )
         behaviors = dict.fromkeys(props.static_paths, static)
-        behaviors[props.api_path] = behavior(app_origin, *self._api_policies(props))
+        behaviors[props.api_path] = behavior(
+            app_origin, *self._api_policies(props), functions=viewer_host
+        )
         # Every method: Next.js server actions and form posts go to page paths. Only the cache
         # key is narrow: the app still gets every viewer header (but Host, which must stay the
         # origin's name for TLS), cookie and query string.
@@ -372,11 +285,13 @@ class PlatformEdge(Construct):
                 "DefaultCachePolicy",
                 "Pages: chosen headers and cookies, all query strings",
                 props.default_ttl,
-                headers=props.default_cache_headers,
+                # Pages of host-routed services differ by host: the host is in the key.
+                headers=(*props.default_cache_headers, *_present(props.viewer_host_header)),
                 cookies=props.default_cache_cookies,
                 all_query_strings=True,
             ),
             cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+            functions=viewer_host,
         )
         self.distribution = cloudfront.Distribution(
             self,
@@ -401,6 +316,34 @@ class PlatformEdge(Construct):
             ],
             web_acl_id=self.web_acl.attr_arn,
         )
+
+    def _viewer_host_function(self, props: EdgeProps) -> list[cloudfront.FunctionAssociation]:
+        """CloudFront sends the origin's own name as Host (TLS to the load balancer needs
+        it): a viewer-request function copies the viewer's Host into a header the load
+        balancer's host-routed rules match. CloudFront answers only its aliases, so the
+        value is always one of them."""
+        header = props.viewer_host_header
+        if header is None:
+            return []
+        function = cloudfront.Function(
+            self,
+            "ViewerHostFunction",
+            comment=f"Copies the viewer's Host into {header} for host routing at the origin",
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            code=cloudfront.FunctionCode.from_inline(
+                "function handler(event) {\n"
+                "  var request = event.request;\n"
+                f"  request.headers['{header.lower()}'] = "
+                "{value: request.headers.host.value};\n"
+                "  return request;\n"
+                "}\n"
+            ),
+        )
+        return [
+            cloudfront.FunctionAssociation(
+                function=function, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+            )
+        ]
 
     def _cache_policy(
         self,
@@ -463,7 +406,8 @@ class PlatformEdge(Construct):
             "ApiOriginRequestPolicy",
             comment="API: the listed viewer headers, all cookies and query strings",
             header_behavior=_listed(
-                cloudfront.OriginRequestHeaderBehavior, [h for h in headers if h not in keyed]
+                cloudfront.OriginRequestHeaderBehavior,
+                [h for h in headers if h not in keyed] + list(_present(props.viewer_host_header)),
             ),
             cookie_behavior=cloudfront.OriginRequestCookieBehavior.all(),
             query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.all(),
@@ -517,13 +461,13 @@ class PlatformEdge(Construct):
                 retention=retention_days(props.access_log_retention_days),
                 removal_policy=RemovalPolicy.RETAIN,
             )
-            streams = _log_group_arn(group, ":log-stream:*")
+            streams = log_group_arn(group, ":log-stream:*")
             permission = logs.ResourcePolicy(
                 self,
                 "AccessLogDeliveryPolicy",
                 policy_statements=[grant(["logs:CreateLogStream", "logs:PutLogEvents"], streams)],
             )
-            destination_arn = _log_group_arn(group)
+            destination_arn = log_group_arn(group)
 
         # Names are unique per account and region; the destination's carries its kind, so
         # switching kinds creates the new one before the old one is deleted.
@@ -647,6 +591,10 @@ class PlatformEdge(Construct):
             )
 
 
+def _present(value: str | None) -> tuple[str, ...]:
+    return () if value is None else (value,)
+
+
 def _validate(props: EdgeProps) -> None:
     if not props.domain_names or not props.static_paths:
         raise ValueError("domain_names and static_paths need at least one entry each")
@@ -685,36 +633,6 @@ def _listed(behavior: Any, names: Sequence[str]) -> Any:
     """`behavior.allow_list(*names)`, or `behavior.none()` for no names (cache and origin
     request header and cookie behaviours alike)."""
     return behavior.allow_list(*names) if names else behavior.none()
-
-
-def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-    return wafv2.CfnWebACL.VisibilityConfigProperty(
-        cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
-    )
-
-
-def _managed(name: str, *, count_only: tuple[str, ...] = ()) -> _Rule:
-    """A rule running the AWS managed rule group `name`, its rules `count_only` set to count."""
-    overrides = [
-        wafv2.CfnWebACL.RuleActionOverrideProperty(
-            name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
-        )
-        for rule in count_only
-    ]
-    group = wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-        vendor_name="AWS", name=name, rule_action_overrides=overrides or None
-    )
-    return name, _Statement(managed_rule_group_statement=group), False
-
-
-def _log_group_arn(group: logs.ILogGroup, suffix: str = "") -> str:
-    """The log group's ARN without the `:*` its Arn attribute ends in, plus `suffix`."""
-    return Stack.of(group).format_arn(
-        service="logs",
-        resource="log-group",
-        resource_name=f"{group.log_group_name}{suffix}",
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
 
 
 def _origin_verify_value(secret_arn: str) -> str:

@@ -1,32 +1,62 @@
-"""Compute stack: thin wiring of `PlatformService` and `PlatformMigration` from config.
+"""Compute stack: thin wiring of the environment's services from config: the shared
+`PlatformCluster` and `PlatformLoadBalancer`, one `PlatformService` per service, the
+`PlatformMigration` of the service that owns the database schema, and the grants between them
+(database, storage, app secrets, Service Connect).
 
-The service reads the database credentials as ECS secrets; the migration task (same image,
-same secrets) runs during `cdk deploy` before the service may change; a rotated password
-reaches running tasks through a forced new deployment.
+Services that use the database read its credentials as ECS secrets; the migration task (the
+owning service's image, same secrets) runs during `cdk deploy` before that service may
+change; a rotated password reaches running tasks through a forced new deployment of every
+service that uses the database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput
+from aws_cdk import CfnOutput, CfnResource
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from config.models import EnvironmentConfig
+from config.services import Service, rule_priority, url_variable
+from l3_constructs.app_secrets import AppSecrets, SecretRef
+from l3_constructs.cluster import PlatformCluster
 from l3_constructs.compliance import acknowledge, skip_checkov
 from l3_constructs.database import PlatformDatabase
 from l3_constructs.limits import CLOUDFRONT_REGION
+from l3_constructs.load_balancer import CloudFrontOrigin, LoadBalancerProps, PlatformLoadBalancer
 from l3_constructs.migration import MigrationProps, PlatformMigration
 from l3_constructs.network import PlatformNetwork
-from l3_constructs.service import CloudFrontOrigin, ImageSource, PlatformService, ServiceProps
+from l3_constructs.service import (
+    ContainerHealthCheck,
+    ImageSource,
+    PlatformService,
+    ServiceProps,
+    WebRoute,
+)
+from l3_constructs.storage import PlatformStorage
 from stacks.base import PlatformStack
 
 #: Image directories in config are relative to the repository root.
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The header CloudFront's viewer-request function sets to the viewer's Host (CloudFront
+#: sends the origin's own name as Host); host-routed services' rules match it.
+VIEWER_HOST_HEADER = "X-Forwarded-Host"
+#: Logical ids of the single-service layout (before `services`), kept so an existing
+#: environment keeps its key, log bucket and origin secret, and the migration's service
+#: keeps the image repository and log group it had (tests/test_logical_ids.py).
+LEGACY_IDS = {
+    "key": "ServiceKeyB2087346",
+    "access_logs": "ServiceAccessLogBucket010FE97D",
+    "origin_secret": "ServiceOriginVerifySecretE8CE134B",
+    "repository": "ServiceRepositoryB5DB2931",
+    "log_group": "ServiceLogGroupB910EE76",
+}
 
 
 class ComputeStack(PlatformStack):
@@ -38,123 +68,247 @@ class ComputeStack(PlatformStack):
         config: EnvironmentConfig,
         network: PlatformNetwork,
         database: PlatformDatabase,
+        storage: PlatformStorage | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, config=config, **kwargs)
         c = config.compute
         public = c.subnets == "public"
         task_subnets = network.public_subnets if public else network.private_subnets
-        db_secret = database.secret_for(self, "DatabaseSecret")
-        secrets = {
-            "DB_USERNAME": ecs.Secret.from_secrets_manager(db_secret, "username"),
-            "DB_PASSWORD": ecs.Secret.from_secrets_manager(db_secret, "password"),
-        }
-        environment = {
-            "DB_HOST": database.instance.db_instance_endpoint_address,
-            "DB_PORT": str(database.port),
-            "DB_NAME": config.database.database_name,
-            **c.environment,
-        }
-        image = c.image
-        self.service = PlatformService(
+        services = config.services
+        exec_services = [s for s in services.values() if s.enable_execute_command]
+        self.cluster = PlatformCluster(
             self,
-            "Service",
-            props=ServiceProps(
+            "Cluster",
+            vpc=network.vpc,
+            namespace_name=config.namespace,
+            enable_execute_command=bool(exec_services),
+            exec_log_retention_days=max((s.log_retention_days for s in exec_services), default=30),
+        )
+        self.load_balancer = PlatformLoadBalancer(
+            self,
+            "LoadBalancer",
+            props=LoadBalancerProps(
                 domain_name=c.domain_name,
                 hosted_zone_id=config.dns.hosted_zone_id,
                 zone_name=config.dns.zone_name,
-                image=ImageSource(
-                    kind=image.source,
-                    directory=str(REPO_ROOT / image.directory) if image.source == "asset" else None,
-                    repository_name=image.repository,
-                    tag=image.tag,
-                ),
-                cpu=c.cpu,
-                memory_mib=c.memory_mib,
-                architecture=c.architecture,
-                container_port=c.container_port,
-                command=c.command,
-                environment=environment,
-                desired_count=c.capacity.desired,
-                min_count=c.capacity.min,
-                max_count=c.capacity.max,
-                cpu_target_percent=c.scaling.cpu_target_percent,
-                memory_target_percent=c.scaling.memory_target_percent,
-                scale_in_cooldown_seconds=c.scaling.scale_in_cooldown_seconds,
-                scale_out_cooldown_seconds=c.scaling.scale_out_cooldown_seconds,
-                min_healthy_percent=c.deployment.min_healthy_percent,
-                max_healthy_percent=c.deployment.max_percent,
-                deployment_strategy=c.deployment.strategy,
-                bake_time_minutes=c.deployment.bake_time_minutes,
-                health_check_path=c.health_check.path,
-                health_check_interval_seconds=c.health_check.interval_seconds,
-                deregistration_delay_seconds=c.deregistration_delay_seconds,
-                alb_deletion_protection=c.load_balancer_deletion_protection,
+                deletion_protection=c.load_balancer_deletion_protection,
                 access_log_retention_days=c.access_log_retention_days,
-                log_retention_days=c.log_retention_days,
-                enable_execute_command=c.enable_execute_command,
-                ecr_keep_images=c.ecr_keep_images,
-                alarm_5xx_threshold=c.deployment.alarm_5xx_threshold,
-                assign_public_ip=public,
                 # The Edge stack's distribution is the only way in.
                 cloudfront_origin=CloudFrontOrigin(
                     header_name=config.edge.origin_verify_header,
                     secret_replica_region=CLOUDFRONT_REGION,
+                    viewer_host_header=VIEWER_HOST_HEADER if config.has_host_routes else None,
                 ),
-                # With a pipeline, the service runs the tag it released (the release record
-                # in the Network stack), and the configured image until the first release.
-                release_parameter_name=config.release_parameter_name if config.pipeline else None,
-                mutable_tags=(config.latest_image_tag,) if config.pipeline else (),
-                tracing=config.observability.tracing,
+                log_retention_days=config.observability.log_retention_days,
             ),
             vpc=network.vpc,
-            load_balancer_subnets=network.public_subnets,
-            task_subnets=task_subnets,
-            secrets=secrets,
+            subnets=network.public_subnets,
+            key=self.cluster.key,
         )
+        self.app_secrets = AppSecrets(self, "AppSecrets", key=self.cluster.key)
+        db_secret = database.secret_for(self, "DatabaseSecret")
+        self._db_secrets = {
+            "DB_USERNAME": ecs.Secret.from_secrets_manager(db_secret, "username"),
+            "DB_PASSWORD": ecs.Secret.from_secrets_manager(db_secret, "password"),
+        }
+        self._db_environment = {
+            "DB_HOST": database.instance.db_instance_endpoint_address,
+            "DB_PORT": str(database.port),
+            "DB_NAME": config.database.database_name,
+        }
+        self._storage = storage
+        self._rotation_rules: list[Any] = []
+        servers = {t for s in services.values() for t in s.connects_to}
+        self.services: dict[str, PlatformService] = {
+            name: self._service(
+                config,
+                name,
+                service,
+                server=name in servers,
+                task_subnets=task_subnets,
+                public=public,
+            )
+            for name, service in services.items()
+        }
+        for name, service in services.items():
+            for target in service.connects_to:
+                self.services[target].allow_from(self.services[name])
+
+        owner = self.services[config.migration.service]
         self.migration = PlatformMigration(
             self,
             "Migration",
             props=MigrationProps(
                 command=config.migration.command,
                 timeout_minutes=config.migration.timeout_minutes,
-                cpu=c.cpu,
-                memory_mib=c.memory_mib,
-                architecture=c.architecture,
-                log_retention_days=c.log_retention_days,
+                cpu=owner.props.cpu,
+                memory_mib=owner.props.memory_mib,
+                architecture=owner.props.architecture,
+                log_retention_days=services[config.migration.service].log_retention_days,
             ),
-            cluster=self.service.cluster,
-            image=self.service.image,
-            image_id=self.service.image_id,
-            environment=environment,
-            secrets=secrets,
+            cluster=self.cluster.cluster,
+            image=owner.image,
+            image_id=owner.image_id,
+            environment=self._db_environment,
+            secrets=self._db_secrets,
             vpc=network.vpc,
             subnets=task_subnets,
             assign_public_ip=public,
-            log_key=self.service.key,
+            log_key=self.cluster.key,
         )
-        # CloudFormation changes the service (its new task definition) only after the
+        # CloudFormation changes the owning service (its new task definition) only after the
         # migration of the new image has exited 0; a failed migration fails the deployment
-        # and the service stays on its old task definition.
-        self.service.service.node.add_dependency(self.migration.resource)
-
-        for task in (self.service.task_definition, self.migration.task_definition):
-            database.grant_secret_read(task.obtain_execution_role())
-        database.allow_connections_from(self.service.security_group, "The API service")
+        # and the service stays on its old task definition. Other services do not wait.
+        owner.service.node.add_dependency(self.migration.resource)
+        database.grant_secret_read(self.migration.task_definition.obtain_execution_role())
         database.allow_connections_from(self.migration.security_group, "The migration task")
-        self._redeploy_on_rotation(database)
+        for name, platform_service in self.services.items():
+            if services[name].database:
+                role = platform_service.task_definition.obtain_execution_role()
+                database.grant_secret_read(role)
+                database.allow_connections_from(platform_service.security_group, f"Service {name}")
+                self._redeploy_on_rotation(database, name, platform_service)
+        self._keep_legacy_ids(owner)
         CfnOutput(
             self,
             "ServiceUrl",
-            value=self.service.url,
+            value=self.load_balancer.url,
             description="The origin's URL: answers 403 unless the request comes through "
             "the Edge stack's CloudFront distribution",
         )
 
-    def _redeploy_on_rotation(self, database: PlatformDatabase) -> None:
+    def _service(
+        self,
+        config: EnvironmentConfig,
+        name: str,
+        s: Service,
+        *,
+        server: bool,
+        task_subnets: ec2.SubnetSelection,
+        public: bool,
+    ) -> PlatformService:
+        environment: dict[str, str] = {}
+        secrets: dict[str, ecs.Secret] = {}
+        if s.database:
+            environment.update(self._db_environment)
+            secrets.update(self._db_secrets)
+        if s.storage != "none" and self._storage is not None:
+            environment["STORAGE_BUCKET"] = self._storage.bucket.bucket_name
+        for target in s.connects_to:
+            target_service = config.services[target]
+            environment[url_variable(target)] = f"http://{target}:{target_service.port}"
+        environment.update(s.environment)
+        refs = {
+            variable: SecretRef(
+                source="ssm" if secret.ssm else "secretsmanager",
+                name=secret.ssm or secret.secrets_manager or "",
+                field=secret.field,
+                kms_key_arn=secret.kms_key_arn,
+                create=secret.create,
+            )
+            for variable, secret in s.secrets.items()
+        }
+        secrets.update({v: self.app_secrets.secret(ref) for v, ref in refs.items()})
+        image = s.image
+        route = (
+            WebRoute(
+                priority=rule_priority(name, s),
+                paths=s.paths,
+                hosts=s.hosts,
+                health_check_path=s.health_check.path,
+                health_check_interval_seconds=s.health_check.interval_seconds,
+                deregistration_delay_seconds=s.deregistration_delay_seconds,
+                stickiness_seconds=s.stickiness.duration_seconds if s.stickiness else None,
+                alarm_5xx_threshold=s.deployment.alarm_5xx_threshold,
+            )
+            if s.kind == "web"
+            else None
+        )
+        check = s.container_health_check
+        service = PlatformService(
+            self,
+            name,
+            props=ServiceProps(
+                name=name,
+                image=ImageSource(
+                    kind=image.source,
+                    directory=str(REPO_ROOT / image.directory) if image.directory else None,
+                    repository_name=image.repository,
+                    tag=image.tag,
+                ),
+                cpu=s.cpu,
+                memory_mib=s.memory_mib,
+                architecture=s.architecture,
+                port=s.port,
+                command=s.command,
+                environment=environment,
+                desired_count=s.capacity.desired,
+                min_count=s.capacity.min,
+                max_count=s.capacity.max,
+                cpu_target_percent=s.scaling.cpu_target_percent,
+                memory_target_percent=s.scaling.memory_target_percent,
+                scale_in_cooldown_seconds=s.scaling.scale_in_cooldown_seconds,
+                scale_out_cooldown_seconds=s.scaling.scale_out_cooldown_seconds,
+                min_healthy_percent=s.deployment.min_healthy_percent,
+                max_healthy_percent=s.deployment.max_percent,
+                deployment_strategy=s.deployment.strategy,
+                bake_time_minutes=s.deployment.bake_time_minutes,
+                route=route,
+                container_health_check=ContainerHealthCheck(
+                    command=check.command,
+                    interval_seconds=check.interval_seconds,
+                    timeout_seconds=check.timeout_seconds,
+                    retries=check.retries,
+                    start_period_seconds=check.start_period_seconds,
+                )
+                if check
+                else None,
+                log_retention_days=s.log_retention_days,
+                enable_execute_command=s.enable_execute_command,
+                ecr_keep_images=config.compute.ecr_keep_images,
+                assign_public_ip=public,
+                service_connect_server=server or s.kind == "backend",
+                service_connect_client=bool(s.connects_to),
+                # With a pipeline, the service runs the tag it released (its release record
+                # in the Network stack), and the configured image until the first release.
+                release_parameter_name=config.release_parameter_name(name)
+                if config.pipeline and image.source == "asset"
+                else None,
+                mutable_tags=(config.latest_image_tag,) if config.pipeline else (),
+                tracing=config.observability.tracing,
+                decrypt_grants=AppSecrets.decrypt_grants(list(refs.values())),
+            ),
+            cluster=self.cluster,
+            vpc=self.cluster.cluster.vpc,
+            task_subnets=task_subnets,
+            secrets=secrets,
+            load_balancer=self.load_balancer if s.kind == "web" else None,
+        )
+        if s.storage != "none" and self._storage is not None:
+            self._storage.grant(service.task_definition.task_role, s.storage)
+        return service
+
+    def _keep_legacy_ids(self, owner: PlatformService) -> None:
+        kept: Mapping[str, IConstruct | None] = {
+            "key": self.cluster.key,
+            "access_logs": self.load_balancer.access_log_bucket,
+            "origin_secret": self.load_balancer.origin_verify_secret,
+            "repository": owner.repository,
+            "log_group": owner.log_group,
+        }
+        for what, construct in kept.items():
+            if construct is not None:
+                resource = construct.node.default_child
+                assert isinstance(resource, CfnResource)
+                resource.override_logical_id(LEGACY_IDS[what])
+
+    def _redeploy_on_rotation(
+        self, database: PlatformDatabase, name: str, platform_service: PlatformService
+    ) -> None:
         """ECS injects secrets only when a task starts: after each successful rotation of the
         database password, force a new deployment so every task gets the new one."""
-        cluster, service = self.service.cluster, self.service.service
+        cluster, service = self.cluster.cluster, platform_service.service
         update = targets.AwsApi(
             service="ECS",
             action="updateService",
@@ -167,8 +321,11 @@ class ComputeStack(PlatformStack):
                 actions=["ecs:UpdateService"], resources=[service.service_arn]
             ),
         )
-        database.add_rotation_listener("RedeployOnRotation", update, scope=self)
-        self._acknowledge_aws_api_function()
+        # One rule per service (a rule takes at most five targets).
+        rule_id = "RedeployOnRotation" if not self._rotation_rules else f"RedeployOnRotation{name}"
+        self._rotation_rules.append(database.add_rotation_listener(rule_id, update, scope=self))
+        if len(self._rotation_rules) == 1:
+            self._acknowledge_aws_api_function()
 
     def _acknowledge_aws_api_function(self) -> None:
         """Findings on the one function `targets.AwsApi` shares across the stack."""

@@ -20,15 +20,16 @@ from l3_constructs.edge import (
     CacheTtl,
     EdgeProps,
     ErrorResponse,
-    GeoMatch,
     PlatformEdge,
     SecurityHeaders,
-    WafProps,
 )
 from l3_constructs.limits import CLOUDFRONT_REGION
+from l3_constructs.load_balancer import PlatformLoadBalancer
 from l3_constructs.observability import EdgeAlarms, EdgeAlarmsProps
-from l3_constructs.service import PlatformService
+from l3_constructs.static_assets import StaticSource
+from l3_constructs.web_acl import GeoMatch, WafProps
 from stacks.base import PlatformStack
+from stacks.compute_stack import REPO_ROOT, VIEWER_HOST_HEADER
 
 
 class EdgeStack(PlatformStack):
@@ -38,7 +39,7 @@ class EdgeStack(PlatformStack):
         construct_id: str,
         *,
         config: EnvironmentConfig,
-        service: PlatformService,
+        load_balancer: PlatformLoadBalancer,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -48,18 +49,20 @@ class EdgeStack(PlatformStack):
             env=Environment(account=config.account, region=CLOUDFRONT_REGION),
             **kwargs,
         )
-        if service.origin_verify_secret is None:
-            raise ValueError("the Edge stack needs a service built with a CloudFront origin")
+        secret = load_balancer.origin_verify_secret
+        if secret is None:
+            raise ValueError("the Edge stack needs a load balancer built with a CloudFront origin")
         e = config.edge
         headers = e.security_headers
         self.edge = PlatformEdge(
             self,
             "Edge",
             props=EdgeProps(
-                domain_names=e.domain_names,
+                # The configured names, then host-routed services' hosts.
+                domain_names=config.viewer_names,
                 hosted_zone_id=config.dns.hosted_zone_id,
                 zone_name=config.dns.zone_name,
-                origin_domain_name=service.domain_name,
+                origin_domain_name=load_balancer.domain_name,
                 origin_verify_header_name=e.origin_verify_header,
                 price_class=e.price_class,
                 static_paths=e.static.paths,
@@ -90,6 +93,20 @@ class EdgeStack(PlatformStack):
                 ),
                 static_bucket_removal=e.static.removal_policy,
                 static_noncurrent_version_days=e.static.noncurrent_version_days,
+                static_superseded_days=e.static.superseded_days,
+                # Without a pipeline, `cdk deploy` publishes the services' static directories.
+                static_sources=tuple(
+                    StaticSource(
+                        name=name,
+                        directory=str(REPO_ROOT / s.static.directory),
+                        prefix=s.static.prefix,
+                    )
+                    for name, s in config.services.items()
+                    if s.static is not None and s.static.directory
+                )
+                if config.pipeline is None
+                else (),
+                viewer_host_header=VIEWER_HOST_HEADER if config.has_host_routes else None,
                 waf=WafProps(
                     rate_limit=e.waf.rate_limit,
                     common_rules_count_only=e.waf.common_rules_count_only,
@@ -102,7 +119,7 @@ class EdgeStack(PlatformStack):
             # The CfnSecret's Ref (its full ARN): the L2's `secret_arn` cannot be read from
             # another region (CDK's CannotUseCrossEnvironment for unnamed resources).
             origin_verify_secret_arn=cast(
-                "secretsmanager.CfnSecret", service.origin_verify_secret.node.default_child
+                "secretsmanager.CfnSecret", secret.node.default_child
             ).ref,
         )
         distribution = self.edge.distribution

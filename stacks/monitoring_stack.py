@@ -1,8 +1,10 @@
 """Monitoring stack: thin wiring from config to `PlatformMonitoring` (the environment's region).
 
-It reads the service, load balancer and logs from Compute, the instance from Database, and
-the distribution id, web ACL metric name and edge alarms from Edge (us-east-1, whose alarm
-state changes reach this stack's topic through EventBridge).
+It reads every service (its ECS service, log group and serving target groups) and the load
+balancer from Compute, the instance from Database, and the distribution id, web ACL metric
+name and edge alarms from Edge (us-east-1, whose alarm state changes reach this stack's topic
+through EventBridge). The canary calls the default web service's health path unless
+`observability.canary.path` names another.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from constructs import Construct
 
 from config.models import EnvironmentConfig
-from l3_constructs.observability import MonitoringProps, PlatformMonitoring
+from l3_constructs.observability import MonitoredService, MonitoringProps, PlatformMonitoring
 from stacks.base import PlatformStack
 from stacks.compute_stack import ComputeStack
 from stacks.database_stack import DatabaseStack
@@ -34,8 +36,7 @@ class MonitoringStack(PlatformStack):
         super().__init__(scope, construct_id, config=config, **kwargs)
         o = config.observability
         t = o.thresholds
-        service = compute.service
-        canary_path = o.canary.path or config.compute.health_check.path
+        canary_path = o.canary.path or config.services[config.default_service].health_check.path
         self.monitoring = PlatformMonitoring(
             self,
             "Monitoring",
@@ -59,12 +60,16 @@ class MonitoringStack(PlatformStack):
                 canary_interval_minutes=o.canary.interval_minutes,
                 canary_retention_days=o.log_retention_days,
             ),
-            service=service.service,
-            load_balancer=service.load_balancer,
-            target_groups=[
-                g for g in (service.target_group, service.alternate_target_group) if g is not None
+            services=[
+                MonitoredService(
+                    name=name,
+                    service=service.service,
+                    log_group=service.log_group,
+                    target_groups=tuple(service.serving_target_groups()),
+                )
+                for name, service in compute.services.items()
             ],
-            log_group=service.log_group,
+            load_balancer=compute.load_balancer.load_balancer,
             database=database.database.instance,
             database_engine=config.database.engine,
             database_instance_class=config.database.instance_type,

@@ -1,5 +1,5 @@
 """Network stack: thin wiring from the environment's config to `PlatformNetwork`, and the
-environment's `ReleaseRecord` when it has a pipeline.
+release record of each service the pipeline builds.
 
 The release record must exist before the Compute stack's change set is made (Compute reads it
 as an SSM-typed CloudFormation parameter), and Network is the stack every other one follows.
@@ -42,15 +42,18 @@ class NetworkStack(PlatformStack):
                 ),
             ),
         )
-        #: The image tag the pipeline last released (None without a pipeline).
-        self.release_record = (
-            ReleaseRecord(
+        #: Service name -> the image tag the pipeline last released to it: every service
+        #: built from a directory, when there is a pipeline. The migration's service keeps the
+        #: construct id of the single-service layout: a new id would replace the custom
+        #: resource, and the old one's delete would remove the parameter.
+        self.release_records: dict[str, ReleaseRecord] = {
+            name: ReleaseRecord(
                 self,
-                "ReleaseRecord",
-                parameter_name=config.release_parameter_name,
+                "ReleaseRecord" if name == config.migration.service else f"ReleaseRecord-{name}",
+                parameter_name=config.release_parameter_name(name),
                 log_key=self.network.flow_log_key,
                 log_retention_days=net.flow_logs.retention_days,
             )
-            if config.pipeline
-            else None
-        )
+            for name, service in config.services.items()
+            if config.pipeline and service.image.source == "asset"
+        }

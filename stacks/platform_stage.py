@@ -13,6 +13,7 @@ from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
 from stacks.pipeline_stack import PipelineStack
 from stacks.security_stack import SecurityStack
+from stacks.storage_stack import StorageStack
 
 
 class PlatformStage(Stage):
@@ -27,18 +28,24 @@ class PlatformStage(Stage):
         self.config = config
         self.network = NetworkStack(self, "Network", config=config)
         self.database = DatabaseStack(self, "Database", config=config, network=self.network.network)
+        # The application's files, where config asks for them.
+        self.storage = (
+            StorageStack(self, "Storage", config=config, storage=config.storage)
+            if config.storage
+            else None
+        )
         self.compute = ComputeStack(
             self,
             "Compute",
             config=config,
             network=self.network.network,
             database=self.database.database,
+            storage=self.storage.storage if self.storage else None,
         )
         # In us-east-1; reads the origin secret from Compute across regions.
-        self.edge = EdgeStack(self, "Edge", config=config, service=self.compute.service)
-        # Compute reads the release record (an SSM-typed parameter) when its change set is
-        # made: the record's stack must be deployed first.
-        release_record = self.network.release_record
+        self.edge = EdgeStack(self, "Edge", config=config, load_balancer=self.compute.load_balancer)
+        # Compute reads the release records (SSM-typed parameters) when its change set is
+        # made: their stack must be deployed first.
         self.compute.add_stack_dependency(self.network)
         self.pipeline = (
             PipelineStack(
@@ -46,11 +53,11 @@ class PlatformStage(Stage):
                 "Pipeline",
                 config=config,
                 pipeline=config.pipeline,
-                release_record=release_record,
+                release_records=self.network.release_records,
                 compute=self.compute,
                 edge=self.edge,
             )
-            if config.pipeline and release_record
+            if config.pipeline
             else None
         )
         # Alarms, their topic, the dashboard and the canary (the environment's region).

@@ -37,6 +37,56 @@ NEW_STAGE = "Dev"
 NEW_STAGE_CIDR = "10.40.0.0/16"
 
 
+#: The Dev stage's services besides the shipped `web` and `api`: a host-routed admin front
+#: end, and an internal backend the API calls; api and jobs read app secrets of each kind.
+DEV_SERVICES: dict[str, Any] = {
+    "admin": {
+        "kind": "web",
+        "hosts": ["admin-{stage}.example.com"],
+        "image": {"source": "asset", "directory": "services/web"},
+        "port": 3000,
+        "connects_to": ["api"],
+        "health_check": {"path": "/healthz"},
+        "storage": "read",
+        "secrets": {"SESSION_KEY": {"ssm": "/dev/admin/session-key"}},
+    },
+    "api": {
+        "connects_to": ["jobs"],
+        "storage": "read_write",
+        "secrets": {
+            "PAYMENT_API_KEY": {
+                "secrets_manager": "dev/api/payment",
+                "field": "api_key",
+                "create": True,
+            },
+            "MAIL_PASSWORD": {
+                "secrets_manager": "arn:aws:secretsmanager:ap-northeast-1:111111111111:"
+                "secret:dev/api/mail-AbCdEf",
+                "kms_key_arn": "arn:aws:kms:ap-northeast-1:111111111111:key/"
+                "0000aaaa-1111-2222-3333-444455556666",
+            },
+        },
+    },
+    "jobs": {
+        "kind": "backend",
+        "image": {"source": "asset", "directory": "services/api"},
+        "command": ["python", "-m", "sample_api", "serve"],
+        "port": 8081,
+        "database": True,
+        "environment": {"LOG_LEVEL": "info"},
+        "secrets": {"JOBS_SIGNING_KEY": {"secrets_manager": "dev/jobs/signing"}},
+    },
+}
+DEV_STORAGE: dict[str, Any] = {
+    "cors": [
+        {"allowed_origins": ["https://app-dev.example.com"], "allowed_methods": ["GET", "PUT"]}
+    ],
+    "removal_policy": "destroy",
+    "noncurrent_version_days": 7,
+    "access_log_retention_days": 14,
+}
+
+
 def cdk_json_context() -> dict[str, Any]:
     """The context (feature flags) `cdk synth` gets from cdk.json."""
     context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -54,6 +104,13 @@ def make_config_dir(target: Path) -> Path:
     dev["compliance"] = {"extra_packs": ["hipaa", "pci_dss"]}
     # ... and alarms in Slack too (AWS Chatbot), which no shipped environment uses.
     dev["observability"] = {"slack": {"workspace_id": "T0123ABCDEF", "channel_id": "C0123ABCDEF"}}
+    # Four services (issue: workloads) and the app's file storage, without a pipeline, so
+    # `cdk deploy` publishes the static files itself.
+    dev["pipeline"] = None
+    dev["storage"] = DEV_STORAGE
+    dev["services"] = {
+        name: {**dev["services"].get(name, {}), **service} for name, service in DEV_SERVICES.items()
+    } | {name: s for name, s in dev["services"].items() if name not in DEV_SERVICES}
     (config_dir / "dev.yaml").write_text(yaml.safe_dump(dev, sort_keys=False))
     return config_dir
 

@@ -55,10 +55,24 @@ def joined(value: Any) -> str:
 
 
 #: Every stack an environment can have, in deployment order.
-ALL_STACKS = ("Network", "Database", "Compute", "Edge", "Pipeline", "Monitoring", "Security")
+ALL_STACKS = (
+    "Network",
+    "Database",
+    "Storage",
+    "Compute",
+    "Edge",
+    "Pipeline",
+    "Monitoring",
+    "Security",
+)
 
 
 def expected_stacks(config: EnvironmentConfig) -> tuple[str, ...]:
-    """The stacks `config` asks for: Pipeline with a `pipeline`, Security with a switch on."""
-    optional = {"Pipeline": config.pipeline is not None, "Security": config.security.enabled}
+    """The stacks `config` asks for: Storage with `storage`, Pipeline with a `pipeline`,
+    Security with a switch on."""
+    optional = {
+        "Storage": config.storage is not None,
+        "Pipeline": config.pipeline is not None,
+        "Security": config.security.enabled,
+    }
     return tuple(s for s in ALL_STACKS if optional.get(s, True))

@@ -1,5 +1,6 @@
-"""Fine-grained checks of the Compute stack per environment: service, load balancer,
-scaling, deployments, the migration that runs before them, and the database wiring."""
+"""Fine-grained checks of the Compute stack per environment and per service: tasks, secrets,
+load balancer routes, Service Connect, scaling, deployments, the migration that runs before
+its service, and the database and storage wiring."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 
 import pytest
 
+from config.models import EnvironmentConfig
+from config.services import rule_priority, url_variable
 from scripts import migrate
+from stacks.compute_stack import LEGACY_IDS, VIEWER_HOST_HEADER
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import only, props, ref_id, resources
 
@@ -19,54 +23,52 @@ def _t(synth: Synth, stage: str) -> dict[str, Any]:
     return synth.template(stage, "Compute")
 
 
-def _task_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Container name -> task definition properties."""
-    found = {}
-    for task in resources(template, "AWS::ECS::TaskDefinition").values():
-        # Named after their first container (the app's tasks may add the X-Ray daemon).
-        found[props(task)["ContainerDefinitions"][0]["Name"]] = props(task)
-    return found
+def _services(synth: Synth) -> list[tuple[str, str]]:
+    """(stage, service) for every service of every stage."""
+    return [(stage, name) for stage in STAGES for name in synth.configs[stage].services]
 
 
-def _container(task: dict[str, Any], name: str) -> dict[str, Any]:
+SERVICES = [
+    # Resolved lazily per test from the synth; ids are `stage-service`.
+    pytest.param(stage, name, id=f"{stage}-{name}")
+    for stage, names in (
+        ("Test", ("web", "api")),
+        ("Stage", ("web", "api")),
+        ("Prod", ("web", "api")),
+        (NEW_STAGE, ("web", "api", "admin", "jobs")),
+    )
+    for name in names
+]
+
+
+def test_every_service_is_covered(synth: Synth) -> None:
+    """SERVICES lists each stage's services (so the parametrised tests cover them all)."""
+    listed = sorted((str(p.values[0]), str(p.values[1])) for p in SERVICES)
+    assert sorted(_services(synth)) == listed
+
+
+def _of(template: dict[str, Any], name: str, type_name: str) -> dict[str, dict[str, Any]]:
+    """Resources of `type_name` that belong to service `name` (construct id = its name)."""
+    prefix = name.replace("-", "")
+    return {k: r for k, r in resources(template, type_name).items() if k.startswith(prefix)}
+
+
+def _one(template: dict[str, Any], name: str, type_name: str) -> tuple[str, dict[str, Any]]:
+    ((logical_id, resource),) = _of(template, name, type_name).items()
+    return logical_id, resource
+
+
+def _task(template: dict[str, Any], name: str) -> dict[str, Any]:
+    return props(_one(template, name, "AWS::ECS::TaskDefinition")[1])
+
+
+def _container(task: dict[str, Any], name: str = "app") -> dict[str, Any]:
     (container,) = [c for c in task["ContainerDefinitions"] if c["Name"] == name]
     return dict(container)
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_xray_daemon_where_config_enables_tracing(synth: Synth, stage: str) -> None:
-    template = _t(synth, stage)
-    task = _task_definitions(template)["app"]
-    names = [c["Name"] for c in task["ContainerDefinitions"]]
-    app = _container(task, "app")
-    role_id = ref_id(task["TaskRoleArn"])
-    xray = [s for s in _statements(template, role_id) if "xray:PutTraceSegments" in s["Action"]]
-    if not synth.configs[stage].observability.tracing:
-        assert names == ["app"]
-        assert xray == []
-        assert "AWS_XRAY_DAEMON_ADDRESS" not in json.dumps(app.get("Environment", []))
-        return
-    assert names == ["app", "xray-daemon"]
-    daemon = _container(task, "xray-daemon")
-    assert daemon["Image"].startswith("public.ecr.aws/xray/aws-xray-daemon:")
-    assert daemon["Essential"] is False  # tracing never stops the app
-    assert daemon["PortMappings"] == [{"ContainerPort": 2000, "Name": "xray", "Protocol": "udp"}]
-    assert (
-        daemon["LogConfiguration"]["Options"]["awslogs-group"]
-        == (app["LogConfiguration"]["Options"]["awslogs-group"])
-    )
-    assert {"Name": "AWS_XRAY_DAEMON_ADDRESS", "Value": "127.0.0.1:2000"} in app["Environment"]
-    (statement,) = xray
-    assert sorted(statement["Action"]) == [
-        "xray:GetSamplingRules",
-        "xray:GetSamplingStatisticSummaries",
-        "xray:GetSamplingTargets",
-        "xray:PutTelemetryRecords",
-        "xray:PutTraceSegments",
-    ]
-    # The migration task traces nothing.
-    migration = _task_definitions(template)["migration"]
-    assert [c["Name"] for c in migration["ContainerDefinitions"]] == ["migration"]
+def _environment(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["Name"]: e["Value"] for e in container.get("Environment", [])}
 
 
 def _output_ref(value: Any) -> str:
@@ -86,164 +88,496 @@ def _statements(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
     return statements
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_cluster_has_container_insights(synth: Synth, stage: str) -> None:
-    _, cluster = only(_t(synth, stage), "AWS::ECS::Cluster")
-    assert {"Name": "containerInsights", "Value": "enhanced"} in props(cluster)["ClusterSettings"]
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def _owner(config: EnvironmentConfig) -> str:
+    return config.migration.service
+
+
+# --------------------------------------------------------------------------- cluster
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_task_size_architecture_and_app_container(synth: Synth, stage: str) -> None:
-    c = synth.configs[stage].compute
+def test_cluster_insights_and_service_connect_namespace(synth: Synth, stage: str) -> None:
     template = _t(synth, stage)
-    task = _task_definitions(template)["app"]
-    assert (task["Cpu"], task["Memory"]) == (str(c.cpu), str(c.memory_mib))
-    assert task["RuntimePlatform"]["CpuArchitecture"] == c.architecture
+    _, cluster = only(template, "AWS::ECS::Cluster")
+    assert {"Name": "containerInsights", "Value": "enhanced"} in props(cluster)["ClusterSettings"]
+    # One Cloud Map namespace per environment, HTTP only (no private DNS zone to pay for).
+    _, namespace = only(template, "AWS::ServiceDiscovery::HttpNamespace")
+    assert props(namespace)["Name"] == synth.configs[stage].namespace
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_one_ecs_service_per_configured_service(synth: Synth, stage: str) -> None:
+    template = _t(synth, stage)
+    services = resources(template, "AWS::ECS::Service")
+    assert len(services) == len(synth.configs[stage].services)
+    for name in synth.configs[stage].services:
+        _one(template, name, "AWS::ECS::Service")
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_task_size_architecture_and_container(synth: Synth, stage: str, name: str) -> None:
+    s = synth.configs[stage].services[name]
+    template = _t(synth, stage)
+    task = _task(template, name)
+    assert (task["Cpu"], task["Memory"]) == (str(s.cpu), str(s.memory_mib))
+    assert task["RuntimePlatform"]["CpuArchitecture"] == s.architecture
     assert task["RequiresCompatibilities"] == ["FARGATE"]
-    container = _container(task, "app")
-    assert container["PortMappings"] == [{"ContainerPort": c.container_port, "Protocol": "tcp"}]
+    container = _container(task)
+    # Named, so Service Connect can offer it as http://<name>:<port>.
+    assert container["PortMappings"] == [
+        {"AppProtocol": "http", "ContainerPort": s.port, "Name": name, "Protocol": "tcp"}
+    ]
+    assert _environment(container)["PORT"] == str(s.port)
+    if s.command:
+        assert container["Command"] == list(s.command)
     # The app container runs the server, never the migration.
     assert "migrate" not in json.dumps(container.get("Command", []))
     log_group_id = ref_id(container["LogConfiguration"]["Options"]["awslogs-group"])
     log_group = template["Resources"][log_group_id]
-    assert props(log_group)["RetentionInDays"] == c.log_retention_days
+    assert props(log_group)["RetentionInDays"] == s.log_retention_days
     assert "KmsKeyId" in props(log_group)
+    assert log_group["DeletionPolicy"] == "Retain"
 
 
-@pytest.mark.parametrize("stage", STAGES)
-@pytest.mark.parametrize("container_name", ["app", "migration"])
-def test_database_credentials_are_ecs_secrets_never_plain_values(
-    synth: Synth, stage: str, container_name: str
-) -> None:
-    task = _task_definitions(_t(synth, stage))[container_name]
-    container = _container(task, container_name)
-    secrets = {s["Name"]: s["ValueFrom"]["Fn::Join"][1] for s in container["Secrets"]}
-    assert set(secrets) == {"DB_USERNAME", "DB_PASSWORD"}
-    for name, field in (("DB_USERNAME", ":username::"), ("DB_PASSWORD", ":password::")):
-        secret_ref, suffix = secrets[name]
-        assert "DatabaseInstanceSecret" in _output_ref(secret_ref)
-        assert suffix == field
-    plain = {e["Name"] for e in container["Environment"]}
-    assert plain >= {"DB_HOST", "DB_PORT", "DB_NAME"}
-    assert not {n for n in plain if "PASSWORD" in n or "SECRET" in n}
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_container_health_check_from_config(synth: Synth, stage: str, name: str) -> None:
+    check = synth.configs[stage].services[name].container_health_check
+    container = _container(_task(_t(synth, stage), name))
+    if check is None:
+        assert "HealthCheck" not in container
+        return
+    command = ["CMD-SHELL", *check.command] if len(check.command) == 1 else ["CMD", *check.command]
+    assert container["HealthCheck"] == {
+        "Command": command,
+        "Interval": check.interval_seconds,
+        "Retries": check.retries,
+        "StartPeriod": check.start_period_seconds,
+        "Timeout": check.timeout_seconds,
+    }
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_execution_role_reads_only_the_database_secret(synth: Synth, stage: str) -> None:
+def test_the_shipped_api_has_a_container_health_check(synth: Synth) -> None:
+    for stage in SHIPPED_STAGES:
+        assert synth.configs[stage].services["api"].container_health_check is not None
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_xray_daemon_where_config_enables_tracing(synth: Synth, stage: str, name: str) -> None:
     template = _t(synth, stage)
-    task = _task_definitions(template)["app"]
-    statements = _statements(template, ref_id(task["ExecutionRoleArn"]))
-    secret_reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
-    assert secret_reads
-    for statement in secret_reads:
-        assert "DatabaseInstanceSecret" in _output_ref(statement["Resource"])
-    decrypts = [s for s in statements if "kms:Decrypt" in s["Action"]]
-    assert decrypts
+    task = _task(template, name)
+    names = [c["Name"] for c in task["ContainerDefinitions"]]
+    app = _container(task)
+    role_id = ref_id(task["TaskRoleArn"])
+    xray = [s for s in _statements(template, role_id) if "xray:PutTraceSegments" in _actions(s)]
+    if not synth.configs[stage].observability.tracing:
+        assert names == ["app"]
+        assert xray == []
+        assert "AWS_XRAY_DAEMON_ADDRESS" not in _environment(app)
+        return
+    assert names == ["app", "xray-daemon"]
+    daemon = _container(task, "xray-daemon")
+    assert daemon["Image"].startswith("public.ecr.aws/xray/aws-xray-daemon:")
+    assert daemon["Essential"] is False  # tracing never stops the app
+    assert (
+        daemon["LogConfiguration"]["Options"]["awslogs-group"]
+        == app["LogConfiguration"]["Options"]["awslogs-group"]
+    )
+    assert _environment(app)["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000"
+    (statement,) = xray
+    assert sorted(statement["Action"]) == [
+        "xray:GetSamplingRules",
+        "xray:GetSamplingStatisticSummaries",
+        "xray:GetSamplingTargets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    ]
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_plain_environment_from_config_and_the_platform(
+    synth: Synth, stage: str, name: str
+) -> None:
+    config = synth.configs[stage]
+    s = config.services[name]
+    environment = _environment(_container(_task(_t(synth, stage), name)))
+    for key, value in s.environment.items():
+        assert environment[key] == value
+    # Service Connect addresses of what it calls: `web` gets API_URL=http://api:8080.
+    for target in s.connects_to:
+        port = config.services[target].port
+        assert environment[url_variable(target)] == f"http://{target}:{port}"
+    assert ("STORAGE_BUCKET" in environment) is (s.storage != "none")
+    assert ({"DB_HOST", "DB_PORT", "DB_NAME"} <= set(environment)) is s.database
+    # No value in plain environment looks like a secret.
+    assert not [k for k in environment if "PASSWORD" in k or "SECRET" in k or "TOKEN" in k]
+
+
+def test_web_reaches_the_api_through_service_connect(synth: Synth) -> None:
+    for stage in SHIPPED_STAGES:
+        environment = _environment(_container(_task(_t(synth, stage), "web")))
+        assert environment["API_URL"] == "http://api:8080"
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_secrets_are_ecs_secrets_never_plain_values(synth: Synth, stage: str, name: str) -> None:
+    s = synth.configs[stage].services[name]
+    container = _container(_task(_t(synth, stage), name))
+    secrets = {x["Name"]: x["ValueFrom"] for x in container.get("Secrets", [])}
+    expected = set(s.secrets) | ({"DB_USERNAME", "DB_PASSWORD"} if s.database else set())
+    assert set(secrets) == expected
+    if s.database:
+        for variable, field in (("DB_USERNAME", ":username::"), ("DB_PASSWORD", ":password::")):
+            secret_ref, suffix = secrets[variable]["Fn::Join"][1]
+            assert "DatabaseInstanceSecret" in _output_ref(secret_ref)
+            assert suffix == field
+    for variable, secret in s.secrets.items():
+        value = json.dumps(secrets[variable])
+        if secret.ssm:
+            assert f":parameter{secret.ssm}" in value
+        elif secret.create:
+            assert "AppSecretsCreated" in value
+        else:
+            assert secret.secrets_manager is not None
+            assert secret.secrets_manager.removeprefix("arn:") in value
+        if secret.field:
+            assert f":{secret.field}::" in value
+
+
+def _readable_secrets(template: dict[str, Any], name: str) -> set[str]:
+    """What `name`'s execution role may read from Secrets Manager and SSM, as text."""
+    role_id = ref_id(_task(template, name)["ExecutionRoleArn"])
+    readable = set()
+    for statement in _statements(template, role_id):
+        actions = _actions(statement)
+        if any(a.startswith(("secretsmanager:", "ssm:")) for a in actions):
+            found = statement["Resource"]
+            for resource in found if isinstance(found, list) else [found]:
+                readable.add(json.dumps(resource, sort_keys=True))
+    return readable
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_execution_role_reads_exactly_its_own_secrets(synth: Synth, stage: str, name: str) -> None:
+    """Least privilege: each service's execution role may read the secrets and parameters
+    it lists (and the database credentials if it uses the database), nothing else."""
+    config = synth.configs[stage]
+    template = _t(synth, stage)
+    mine = _readable_secrets(template, name)
+    s = config.services[name]
+    assert (any("DatabaseInstanceSecret" in r for r in mine)) is s.database
+    for secret in s.secrets.values():
+        key = secret.ssm or ("AppSecretsCreated" if secret.create else str(secret.secrets_manager))
+        key = key.removeprefix("arn:aws:secretsmanager:ap-northeast-1:111111111111:secret:")
+        assert any(key.split("-AbCdEf")[0] in r for r in mine), (key, mine)
+    expected = len(s.secrets) + (1 if s.database else 0)
+    assert len(mine) == expected, mine
+
+
+def test_one_service_cannot_read_another_services_secrets(synth: Synth) -> None:
+    """Dev's api, admin and jobs each list secrets: no role can read another's."""
+    config = synth.configs[NEW_STAGE]
+    template = _t(synth, NEW_STAGE)
+    readable = {name: _readable_secrets(template, name) for name in config.services}
+    for name, service in config.services.items():
+        for other, others in readable.items():
+            if other == name:
+                continue
+            for secret in service.secrets.values():
+                key = secret.ssm or str(secret.secrets_manager)
+                if secret.create:
+                    key = "AppSecretsCreated"
+                key = key.split("-AbCdEf")[0].removeprefix(
+                    "arn:aws:secretsmanager:ap-northeast-1:111111111111:secret:"
+                )
+                assert not any(key in r for r in others), f"{other} can read {name}'s {key}"
+
+
+def test_customer_managed_key_is_decrypted_only_through_its_service(synth: Synth) -> None:
+    config = synth.configs[NEW_STAGE]
+    template = _t(synth, NEW_STAGE)
+    for name, service in config.services.items():
+        keys = {s.kms_key_arn for s in service.secrets.values() if s.kms_key_arn}
+        role_id = ref_id(_task(template, name)["ExecutionRoleArn"])
+        decrypts = [
+            s
+            for s in _statements(template, role_id)
+            if "kms:Decrypt" in _actions(s) and str(s.get("Sid", "")).startswith("DecryptSecrets")
+        ]
+        if not keys:
+            assert decrypts == []
+            continue
+        (statement,) = decrypts
+        assert (
+            set(
+                statement["Resource"]
+                if isinstance(statement["Resource"], list)
+                else [statement["Resource"]]
+            )
+            == keys
+        )
+        assert statement["Condition"] == {
+            "StringEquals": {"kms:ViaService": "secretsmanager.ap-northeast-1.amazonaws.com"}
+        }
+
+
+def test_created_secret_is_retained_and_holds_no_value(synth: Synth) -> None:
+    template = _t(synth, NEW_STAGE)
+    created = {
+        k: r
+        for k, r in resources(template, "AWS::SecretsManager::Secret").items()
+        if k.startswith("AppSecretsCreated")
+    }
+    (secret,) = created.values()
+    assert props(secret)["Name"] == "dev/api/payment"
+    assert "SecretString" not in props(secret)
+    assert secret["DeletionPolicy"] == "Retain"
+    # None of the shipped environments creates one.
+    for stage in SHIPPED_STAGES:
+        names = resources(_t(synth, stage), "AWS::SecretsManager::Secret")
+        assert not [k for k in names if k.startswith("AppSecrets")]
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_database_key_decrypt_only_for_database_services(
+    synth: Synth, stage: str, name: str
+) -> None:
+    template = _t(synth, stage)
+    role_id = ref_id(_task(template, name)["ExecutionRoleArn"])
+    decrypts = [
+        s
+        for s in _statements(template, role_id)
+        if "kms:Decrypt" in _actions(s) and "DatabaseKey" in json.dumps(s["Resource"])
+    ]
+    assert bool(decrypts) is synth.configs[stage].services[name].database
     for statement in decrypts:
-        assert "DatabaseKey" in _output_ref(statement["Resource"])
         assert statement["Condition"]["StringEquals"]["kms:ViaService"]
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_service_capacity_subnets_and_exec(synth: Synth, stage: str) -> None:
-    c = synth.configs[stage].compute
-    _, service = only(_t(synth, stage), "AWS::ECS::Service")
+# --------------------------------------------------------------------------- services
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_service_capacity_subnets_and_exec(synth: Synth, stage: str, name: str) -> None:
+    config = synth.configs[stage]
+    s = config.services[name]
+    _, service = _one(_t(synth, stage), name, "AWS::ECS::Service")
     p = props(service)
-    assert p["DesiredCount"] == c.capacity.desired
+    assert p["DesiredCount"] == s.capacity.desired
     assert p["LaunchType"] == "FARGATE"
-    assert p["EnableExecuteCommand"] is c.enable_execute_command
+    assert p["EnableExecuteCommand"] is s.enable_execute_command
     network = p["NetworkConfiguration"]["AwsvpcConfiguration"]
-    public = c.subnets == "public"
+    public = config.compute.subnets == "public"
     assert network["AssignPublicIp"] == ("ENABLED" if public else "DISABLED")
     group = "Public" if public else "Private"
-    subnets = [_output_ref(s) for s in network["Subnets"]]
-    assert len(subnets) == len(synth.configs[stage].network.availability_zones)
-    assert all(f"Vpc{group}Subnet" in s for s in subnets)
+    subnets = [_output_ref(x) for x in network["Subnets"]]
+    assert len(subnets) == len(config.network.availability_zones)
+    assert all(f"Vpc{group}Subnet" in x for x in subnets)
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_deployment_rolls_back_on_failure_and_on_alarm(synth: Synth, stage: str) -> None:
-    d = synth.configs[stage].compute.deployment
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_deployment_rolls_back_on_failure_and_web_on_alarm(
+    synth: Synth, stage: str, name: str
+) -> None:
+    s = synth.configs[stage].services[name]
     template = _t(synth, stage)
-    _, service = only(template, "AWS::ECS::Service")
-    config = props(service)["DeploymentConfiguration"]
-    assert config["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
-    assert config["MinimumHealthyPercent"] == d.min_healthy_percent
-    assert config["MaximumPercent"] == d.max_percent
-    alarms = resources(template, "AWS::CloudWatch::Alarm")
-    assert config["Alarms"]["Enable"] is True
-    assert config["Alarms"]["Rollback"] is True
-    assert {ref_id(a) for a in config["Alarms"]["AlarmNames"]} == set(alarms)
+    _, service = _one(template, name, "AWS::ECS::Service")
+    deployment = props(service)["DeploymentConfiguration"]
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    assert deployment["MinimumHealthyPercent"] == s.deployment.min_healthy_percent
+    assert deployment["MaximumPercent"] == s.deployment.max_percent
+    alarms = _of(template, name, "AWS::CloudWatch::Alarm")
+    if s.kind == "backend":
+        assert "Alarms" not in deployment
+        assert alarms == {}
+        return
+    assert deployment["Alarms"]["Enable"] is True
+    assert deployment["Alarms"]["Rollback"] is True
+    assert {ref_id(a) for a in deployment["Alarms"]["AlarmNames"]} == set(alarms)
     metrics = json.dumps(list(alarms.values()))
     assert "HTTPCode_Target_5XX_Count" in metrics
     assert "UnHealthyHostCount" in metrics
     five_xx = [a for a in alarms.values() if "5XX" in json.dumps(a)]
-    assert [props(a)["Threshold"] for a in five_xx] == [d.alarm_5xx_threshold]
+    assert [props(a)["Threshold"] for a in five_xx] == [s.deployment.alarm_5xx_threshold]
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_deployment_strategy_from_config(synth: Synth, stage: str) -> None:
-    d = synth.configs[stage].compute.deployment
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_deployment_strategy_per_service(synth: Synth, stage: str, name: str) -> None:
+    s = synth.configs[stage].services[name]
     template = _t(synth, stage)
-    _, service = only(template, "AWS::ECS::Service")
-    config = props(service)["DeploymentConfiguration"]
-    target_groups = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
-    if d.strategy == "blue_green":
-        assert config["Strategy"] == "BLUE_GREEN"
-        assert config["BakeTimeInMinutes"] == d.bake_time_minutes
+    _, service = _one(template, name, "AWS::ECS::Service")
+    deployment = props(service)["DeploymentConfiguration"]
+    target_groups = _of(template, name, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    if s.kind == "backend":
+        assert target_groups == {}
+        assert not props(service).get("LoadBalancers")
+        return
+    if s.deployment.strategy == "blue_green":
+        assert deployment["Strategy"] == "BLUE_GREEN"
+        assert deployment["BakeTimeInMinutes"] == s.deployment.bake_time_minutes
         (balancer,) = props(service)["LoadBalancers"]
         alternate = ref_id(balancer["AdvancedConfiguration"]["AlternateTargetGroupArn"])
         assert alternate in target_groups
         assert len(target_groups) == 2
     else:
-        assert config.get("Strategy", "ROLLING") == "ROLLING"
+        assert deployment.get("Strategy", "ROLLING") == "ROLLING"
         assert len(target_groups) == 1
 
 
 def test_shipped_strategies_cover_rolling_and_blue_green(synth: Synth) -> None:
-    strategies = {s: synth.configs[s].compute.deployment.strategy for s in SHIPPED_STAGES}
-    assert strategies == {"Test": "rolling", "Stage": "rolling", "Prod": "blue_green"}
+    strategies = {
+        (stage, name): s.deployment.strategy
+        for stage in SHIPPED_STAGES
+        for name, s in synth.configs[stage].services.items()
+    }
+    assert set(strategies.values()) == {"rolling", "blue_green"}
+    assert strategies[("Prod", "web")] == strategies[("Prod", "api")] == "blue_green"
+    assert strategies[("Test", "api")] == "rolling"
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_service_updates_only_after_the_migration(synth: Synth, stage: str) -> None:
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_scaling_on_cpu_and_memory(synth: Synth, stage: str, name: str) -> None:
+    s = synth.configs[stage].services[name]
     template = _t(synth, stage)
-    migration_id, _ = only(template, "Custom::DatabaseMigration")
-    _, service = only(template, "AWS::ECS::Service")
-    assert migration_id in service["DependsOn"]
+    _, target = _one(template, name, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert (props(target)["MinCapacity"], props(target)["MaxCapacity"]) == (
+        s.capacity.min,
+        s.capacity.max,
+    )
+    policies = {
+        props(p)["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
+            "PredefinedMetricType"
+        ]: props(p)["TargetTrackingScalingPolicyConfiguration"]
+        for p in _of(template, name, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    }
+    assert set(policies) == {
+        "ECSServiceAverageCPUUtilization",
+        "ECSServiceAverageMemoryUtilization",
+    }
+    for metric, target_value in (
+        ("ECSServiceAverageCPUUtilization", s.scaling.cpu_target_percent),
+        ("ECSServiceAverageMemoryUtilization", s.scaling.memory_target_percent),
+    ):
+        assert policies[metric]["TargetValue"] == target_value
+        assert policies[metric]["ScaleInCooldown"] == s.scaling.scale_in_cooldown_seconds
+        assert policies[metric]["ScaleOutCooldown"] == s.scaling.scale_out_cooldown_seconds
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_service_connect(synth: Synth, stage: str, name: str) -> None:
+    """Servers (backends, and whatever another service connects to) are offered as
+    http://<name>:<port>; clients join the namespace; others stay out of it."""
+    config = synth.configs[stage]
+    s = config.services[name]
+    template = _t(synth, stage)
+    _, service = _one(template, name, "AWS::ECS::Service")
+    found = props(service).get("ServiceConnectConfiguration")
+    server = s.kind == "backend" or any(name in o.connects_to for o in config.services.values())
+    if not (server or s.connects_to):
+        assert found is None
+        return
+    assert found is not None
+    connect: dict[str, Any] = found
+    assert connect["Enabled"] is True
+    namespace_id, _ = only(template, "AWS::ServiceDiscovery::HttpNamespace")
+    assert connect["Namespace"] == {"Fn::GetAtt": [namespace_id, "Arn"]}
+    if server:
+        assert connect["Services"] == [
+            {
+                "ClientAliases": [{"DnsName": name, "Port": s.port}],
+                "DiscoveryName": name,
+                "PortName": name,
+            }
+        ]
+    else:
+        assert "Services" not in connect
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_service_connect_clients_are_admitted_on_the_port(
+    synth: Synth, stage: str, name: str
+) -> None:
+    config = synth.configs[stage]
+    s = config.services[name]
+    template = _t(synth, stage)
+
+    def group_of(service_name: str) -> str:
+        _, service = _one(template, service_name, "AWS::ECS::Service")
+        network = props(service)["NetworkConfiguration"]["AwsvpcConfiguration"]
+        return ref_id(network["SecurityGroups"][0])
+
+    mine = group_of(name)
+    admitted = {
+        ref_id(props(r)["SourceSecurityGroupId"])
+        for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+        if props(r)["GroupId"] == {"Fn::GetAtt": [mine, "GroupId"]}
+        and props(r)["FromPort"] == s.port
+        and "SourceSecurityGroupId" in props(r)
+    }
+    clients = {group_of(o) for o, other in config.services.items() if name in other.connects_to}
+    load_balancer = {
+        k for k in resources(template, "AWS::EC2::SecurityGroup") if "LoadBalancer" in k
+    }
+    expected = clients | (load_balancer if s.kind == "web" else set())
+    assert admitted == expected
+
+
+# --------------------------------------------------------------------------- migration
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_migration_task_and_custom_resource(synth: Synth, stage: str) -> None:
+def test_only_the_owning_service_waits_for_the_migration(synth: Synth, stage: str) -> None:
     config = synth.configs[stage]
     template = _t(synth, stage)
-    tasks = _task_definitions(template)
-    app = _container(tasks["app"], "app")
-    (migration,) = tasks["migration"]["ContainerDefinitions"]
-    assert migration["Image"] == app["Image"]
+    migration_id, _ = only(template, "Custom::DatabaseMigration")
+    for name in config.services:
+        _, service = _one(template, name, "AWS::ECS::Service")
+        waits = migration_id in service.get("DependsOn", [])
+        assert waits is (name == _owner(config)), name
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_migration_runs_the_owning_services_image(synth: Synth, stage: str) -> None:
+    config = synth.configs[stage]
+    template = _t(synth, stage)
+    owner = _container(_task(template, _owner(config)))
+    (migration,) = props(only_migration_task(template))["ContainerDefinitions"]
+    assert migration["Name"] == "migration"
+    assert migration["Image"] == owner["Image"]
     assert migration["Command"] == list(config.migration.command)
-    assert migration["Secrets"] == app["Secrets"]
+    db_secrets = [x for x in owner["Secrets"] if x["Name"].startswith("DB_")]
+    assert migration["Secrets"] == db_secrets
 
     _, resource = only(template, "Custom::DatabaseMigration")
     p = props(resource)
-    task_ids = {
-        props(t)["ContainerDefinitions"][0]["Name"]: k
-        for k, t in resources(template, "AWS::ECS::TaskDefinition").items()
-    }
-    # The revision ARN: a rollback re-runs the previous revision, not the failing one.
-    assert p["TaskDefinition"] == {"Ref": task_ids["migration"]}
     assert p["ContainerName"] == "migration"
     assert p["Command"] == list(config.migration.command)
     assert p["AssignPublicIp"] == ("true" if config.compute.subnets == "public" else "false")
-    # Keyed on the image: a new image (or command) re-runs the migration. With a pipeline
-    # the image is chosen at deploy time (the release record), and so is the key.
     if config.pipeline:
-        assert p["ImageId"] == app["Image"]
+        assert p["ImageId"] == owner["Image"]
     else:
-        assert json.dumps(app["Image"]).endswith(f'{p["ImageId"]}"}}')
-    # The handler stops the task at TimeoutSeconds; CloudFormation waits longer than that.
+        assert json.dumps(owner["Image"]).endswith(f'{p["ImageId"]}"}}')
     assert p["TimeoutSeconds"] == str(config.migration.timeout_minutes * 60)
     assert int(p["ServiceTimeout"]) > config.migration.timeout_minutes * 60
+
+
+def only_migration_task(template: dict[str, Any]) -> dict[str, Any]:
+    ((_, task),) = [
+        (k, t)
+        for k, t in resources(template, "AWS::ECS::TaskDefinition").items()
+        if props(t)["ContainerDefinitions"][0]["Name"] == "migration"
+    ]
+    return task
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -271,45 +605,11 @@ def test_outputs_the_migration_cli_reads(synth: Synth, stage: str) -> None:
     assert "ServiceUrl" in outputs
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_scaling_on_cpu_and_memory(synth: Synth, stage: str) -> None:
-    c = synth.configs[stage].compute
-    template = _t(synth, stage)
-    _, target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
-    assert (props(target)["MinCapacity"], props(target)["MaxCapacity"]) == (
-        c.capacity.min,
-        c.capacity.max,
-    )
-    policies = {
-        props(p)["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
-            "PredefinedMetricType"
-        ]: props(p)["TargetTrackingScalingPolicyConfiguration"]
-        for p in resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
-    }
-    assert set(policies) == {
-        "ECSServiceAverageCPUUtilization",
-        "ECSServiceAverageMemoryUtilization",
-    }
-    s = c.scaling
-    for metric, target_value in (
-        ("ECSServiceAverageCPUUtilization", s.cpu_target_percent),
-        ("ECSServiceAverageMemoryUtilization", s.memory_target_percent),
-    ):
-        assert policies[metric]["TargetValue"] == target_value
-        assert policies[metric]["ScaleInCooldown"] == s.scale_in_cooldown_seconds
-        assert policies[metric]["ScaleOutCooldown"] == s.scale_out_cooldown_seconds
-
-
-def test_shipped_scaling_and_draining(synth: Synth) -> None:
-    compute = {s: synth.configs[s].compute for s in SHIPPED_STAGES}
-    assert compute["Stage"].scaling.cpu_target_percent == 70
-    assert compute["Prod"].scaling.cpu_target_percent == 60
-    assert compute["Test"].deregistration_delay_seconds == 30
-    assert compute["Prod"].deregistration_delay_seconds == 60
+# --------------------------------------------------------------------------- load balancer
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_load_balancer(synth: Synth, stage: str) -> None:
+def test_one_load_balancer(synth: Synth, stage: str) -> None:
     c = synth.configs[stage].compute
     template = _t(synth, stage)
     _, balancer = only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
@@ -324,17 +624,14 @@ def test_load_balancer(synth: Synth, stage: str) -> None:
     )
     assert attributes["access_logs.s3.enabled"] == "true"
     _, bucket = only(template, "AWS::S3::Bucket")
-    assert ref_id(attributes["access_logs.s3.bucket"]) == only(template, "AWS::S3::Bucket")[0]
+    assert ref_id(attributes["access_logs.s3.bucket"]) == LEGACY_IDS["access_logs"]
     (rule,) = props(bucket)["LifecycleConfiguration"]["Rules"]
     assert rule["ExpirationInDays"] == c.access_log_retention_days
     assert props(bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_https_listener_serves_only_requests_with_the_origin_secret(
-    synth: Synth, stage: str
-) -> None:
-    config = synth.configs[stage]
+def test_https_listener_answers_403_by_default(synth: Synth, stage: str) -> None:
     template = _t(synth, stage)
     (listener,) = [
         props(r) for r in resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
@@ -348,7 +645,6 @@ def test_https_listener_serves_only_requests_with_the_origin_secret(
         ref_id(certificate["CertificateArn"])
         == only(template, "AWS::CertificateManager::Certificate")[0]
     )
-    # A direct hit (no secret header) gets 403.
     assert listener["DefaultActions"] == [
         {
             "FixedResponseConfig": {
@@ -359,39 +655,99 @@ def test_https_listener_serves_only_requests_with_the_origin_secret(
             "Type": "fixed-response",
         }
     ]
-    _, rule = only(template, "AWS::ElasticLoadBalancingV2::ListenerRule")
-    (condition,) = props(rule)["Conditions"]
-    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
-    assert condition == {
-        "Field": "http-header",
-        "HttpHeaderConfig": {
-            "HttpHeaderName": config.edge.origin_verify_header,
-            # A dynamic reference: the value is resolved at deploy time, never in the template.
-            "Values": [
-                {
-                    "Fn::Join": [
-                        "",
-                        ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"],
-                    ]
-                }
-            ],
-        },
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_listener_rule_per_web_service(synth: Synth, stage: str, name: str) -> None:
+    """Path and host routes (hosts on the header CloudFront sets), always with the origin
+    secret; the default service takes `/*` last; priorities from config."""
+    config = synth.configs[stage]
+    s = config.services[name]
+    template = _t(synth, stage)
+    rules = _of(template, name, "AWS::ElasticLoadBalancingV2::ListenerRule")
+    if s.kind == "backend":
+        assert rules == {}
+        return
+    ((_, rule),) = rules.items()
+    p = props(rule)
+    assert p["Priority"] == rule_priority(name, s)
+    conditions = {
+        (c["Field"], c.get("HttpHeaderConfig", {}).get("HttpHeaderName")): c
+        for c in p["Conditions"]
     }
-    (action,) = props(rule)["Actions"]
+    paths = conditions.pop(("path-pattern", None))
+    assert paths["PathPatternConfig"]["Values"] == list(s.paths or ("/*",))
+    if s.hosts:
+        hosts = conditions.pop(("http-header", VIEWER_HOST_HEADER))
+        assert hosts["HttpHeaderConfig"]["Values"] == list(s.hosts)
+    secret = conditions.pop(("http-header", config.edge.origin_verify_header))
+    assert secret["HttpHeaderConfig"]["Values"] == [
+        {
+            "Fn::Join": [
+                "",
+                [
+                    "{{resolve:secretsmanager:",
+                    {"Ref": LEGACY_IDS["origin_secret"]},
+                    ":SecretString:::}}",
+                ],
+            ]
+        }
+    ]
+    assert conditions == {}
+    (action,) = p["Actions"]
     assert action["Type"] == "forward"
     if "ForwardConfig" in action:  # blue/green: weights over both target groups
         groups = [g["TargetGroupArn"] for g in action["ForwardConfig"]["TargetGroups"]]
     else:
         groups = [action["TargetGroupArn"]]
-    target_groups = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    target_groups = _of(template, name, "AWS::ElasticLoadBalancingV2::TargetGroup")
     assert {ref_id(g) for g in groups} == set(target_groups)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_rule_priorities_are_unique_and_the_default_is_last(synth: Synth, stage: str) -> None:
+    template = _t(synth, stage)
+    priorities = [
+        props(r)["Priority"]
+        for r in resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    ]
+    assert len(priorities) == len(set(priorities))
+    config = synth.configs[stage]
+    assert max(priorities) == rule_priority(config.default_service, config.services["web"])
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_target_group_health_check_draining_and_stickiness(
+    synth: Synth, stage: str, name: str
+) -> None:
+    s = synth.configs[stage].services[name]
+    groups = _of(_t(synth, stage), name, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert bool(groups) is (s.kind == "web")
+    for group in groups.values():
+        p = props(group)
+        assert p["HealthCheckPath"] == s.health_check.path
+        assert p["HealthCheckIntervalSeconds"] == s.health_check.interval_seconds
+        assert p["Port"] == s.port
+        assert p["TargetType"] == "ip"
+        attributes = {a["Key"]: a["Value"] for a in p["TargetGroupAttributes"]}
+        assert attributes["deregistration_delay.timeout_seconds"] == str(
+            s.deregistration_delay_seconds
+        )
+        if s.stickiness:
+            assert attributes["stickiness.enabled"] == "true"
+            assert attributes["stickiness.type"] == "lb_cookie"
+            assert attributes["stickiness.lb_cookie.duration_seconds"] == str(
+                s.stickiness.duration_seconds
+            )
+        else:
+            assert attributes.get("stickiness.enabled", "false") == "false"
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_origin_secret_is_generated_and_replicated_to_the_edge_region(
     synth: Synth, stage: str
 ) -> None:
-    _, secret = only(_t(synth, stage), "AWS::SecretsManager::Secret")
+    secret = _t(synth, stage)["Resources"][LEGACY_IDS["origin_secret"]]
     p = props(secret)
     assert p["GenerateSecretString"] == {
         "ExcludePunctuation": True,
@@ -407,9 +763,7 @@ def test_origin_secret_is_generated_and_replicated_to_the_edge_region(
 def test_load_balancer_admits_only_cloudfront(synth: Synth, stage: str) -> None:
     template = _t(synth, stage)
     group_id = next(
-        k
-        for k, r in resources(template, "AWS::EC2::SecurityGroup").items()
-        if "LoadBalancerSecurityGroup" in k
+        k for k in resources(template, "AWS::EC2::SecurityGroup") if "LoadBalancer" in k
     )
     assert "SecurityGroupIngress" not in props(
         resources(template, "AWS::EC2::SecurityGroup")[group_id]
@@ -421,7 +775,6 @@ def test_load_balancer_admits_only_cloudfront(synth: Synth, stage: str) -> None:
     ]
     (rule,) = ingress
     assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 443, 443)
-    # The prefix list's id is looked up by name at deploy time (ids differ per region).
     lookup_id = ref_id(rule["SourcePrefixListId"])
     lookup = props(template["Resources"][lookup_id])
     assert template["Resources"][lookup_id]["Type"] == "Custom::AWS"
@@ -430,21 +783,6 @@ def test_load_balancer_admits_only_cloudfront(synth: Synth, stage: str) -> None:
     assert call["parameters"]["Filters"] == [
         {"Name": "prefix-list-name", "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}
     ]
-    assert rule["SourcePrefixListId"]["Fn::GetAtt"][1] == "PrefixLists.0.PrefixListId"
-
-
-@pytest.mark.parametrize("stage", STAGES)
-def test_target_group_health_check_and_draining(synth: Synth, stage: str) -> None:
-    c = synth.configs[stage].compute
-    for group in resources(_t(synth, stage), "AWS::ElasticLoadBalancingV2::TargetGroup").values():
-        p = props(group)
-        assert p["HealthCheckPath"] == c.health_check.path
-        assert p["HealthCheckIntervalSeconds"] == c.health_check.interval_seconds
-        assert p["TargetType"] == "ip"
-        attributes = {a["Key"]: a["Value"] for a in p["TargetGroupAttributes"]}
-        assert attributes["deregistration_delay.timeout_seconds"] == str(
-            c.deregistration_delay_seconds
-        )
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -461,36 +799,63 @@ def test_certificate_and_alias_record_in_the_named_zone(synth: Synth, stage: str
     _, record = only(template, "AWS::Route53::RecordSet")
     assert props(record)["Type"] == "A"
     assert props(record)["Name"] == f"{config.compute.domain_name}."
-    assert props(record)["HostedZoneId"] == config.dns.hosted_zone_id
     assert "AliasTarget" in props(record)
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_ecr_repository(synth: Synth, stage: str) -> None:
-    c = synth.configs[stage].compute
-    _, repository = only(_t(synth, stage), "AWS::ECR::Repository")
+# --------------------------------------------------------------------------- images
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_ecr_repository_per_service(synth: Synth, stage: str, name: str) -> None:
+    config = synth.configs[stage]
+    template = _t(synth, stage)
+    repository_id = (
+        LEGACY_IDS["repository"]
+        if name == _owner(config)
+        else _one(template, name, "AWS::ECR::Repository")[0]
+    )
+    repository = template["Resources"][repository_id]
     p = props(repository)
+    assert repository["DeletionPolicy"] == "Retain"
     assert p["ImageScanningConfiguration"] == {"ScanOnPush": True}
     # Immutable, but for the pipeline's moving `<env>-latest` (tests/test_release.py).
     assert p["ImageTagMutability"] == (
-        "IMMUTABLE_WITH_EXCLUSION" if synth.configs[stage].pipeline else "IMMUTABLE"
+        "IMMUTABLE_WITH_EXCLUSION" if config.pipeline else "IMMUTABLE"
     )
     assert p["EncryptionConfiguration"]["EncryptionType"] == "KMS"
     policy = json.loads(p["LifecyclePolicy"]["LifecyclePolicyText"])
     (rule,) = policy["rules"]
-    assert rule["selection"]["countType"] == "imageCountMoreThan"
-    assert rule["selection"]["countNumber"] == c.ecr_keep_images
+    assert rule["selection"]["countNumber"] == config.compute.ecr_keep_images
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_database_admits_only_the_service_and_the_migration(synth: Synth, stage: str) -> None:
+def test_the_migrations_service_keeps_the_single_service_ids(synth: Synth, stage: str) -> None:
+    """An existing environment's repository (its images) and log group (its logs) stay the
+    API's: the service that owns the migration keeps the single-service layout's ids."""
+    config = synth.configs[stage]
     template = _t(synth, stage)
-    port = synth.configs[stage].database.port or 5432
-    service_sg = ref_id(
-        props(only(template, "AWS::ECS::Service")[1])["NetworkConfiguration"][
-            "AwsvpcConfiguration"
-        ]["SecurityGroups"][0]
-    )
+    owner = _container(_task(template, _owner(config)))
+    assert ref_id(owner["LogConfiguration"]["Options"]["awslogs-group"]) == LEGACY_IDS["log_group"]
+    assert LEGACY_IDS["repository"] in template["Resources"]
+    assert LEGACY_IDS["key"] in template["Resources"]
+
+
+# --------------------------------------------------------------------------- database
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_database_admits_only_its_services_and_the_migration(synth: Synth, stage: str) -> None:
+    config = synth.configs[stage]
+    template = _t(synth, stage)
+    port = config.database.port or 5432
+
+    def group_of(name: str) -> str:
+        _, service = _one(template, name, "AWS::ECS::Service")
+        return ref_id(
+            props(service)["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"][0]
+        )
+
+    users = {group_of(n) for n, s in config.services.items() if s.database}
     migration_sg = ref_id(
         props(only(template, "Custom::DatabaseMigration")[1])["SecurityGroups"][0]
     )
@@ -499,28 +864,46 @@ def test_database_admits_only_the_service_and_the_migration(synth: Synth, stage:
         for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
         if "DatabaseSecurityGroup" in json.dumps(props(r)["GroupId"])
     ]
-    assert {ref_id(r["SourceSecurityGroupId"]) for r in to_database} == {service_sg, migration_sg}
+    assert {ref_id(r["SourceSecurityGroupId"]) for r in to_database} == users | {migration_sg}
     assert all((r["FromPort"], r["ToPort"]) == (port, port) for r in to_database)
-    database = synth.template(stage, "Database")
-    for group in resources(database, "AWS::EC2::SecurityGroup").values():
-        assert not any("CidrIp" in rule for rule in props(group).get("SecurityGroupIngress", []))
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_password_rotation_forces_a_new_deployment(synth: Synth, stage: str) -> None:
+def test_password_rotation_redeploys_every_database_service(synth: Synth, stage: str) -> None:
+    config = synth.configs[stage]
     template = _t(synth, stage)
-    _, rule = only(template, "AWS::Events::Rule")
-    pattern = props(rule)["EventPattern"]
-    assert pattern["source"] == ["aws.secretsmanager"]
-    assert pattern["detail"]["eventName"] == ["RotationSucceeded"]
-    (secret,) = pattern["detail"]["additionalEventData"]["SecretId"]
-    assert "DatabaseInstanceSecret" in _output_ref(secret)
-    (target,) = props(rule)["Targets"]
-    call = json.dumps(target["Input"])
-    assert '\\"action\\":\\"updateService\\"' in call
-    assert '\\"forceNewDeployment\\":true' in call
-    service_id, _ = only(template, "AWS::ECS::Service")
-    function_id = ref_id(target["Arn"])
-    role_id = ref_id(template["Resources"][function_id]["Properties"]["Role"])
-    update = [s for s in _statements(template, role_id) if s["Action"] == "ecs:UpdateService"]
-    assert [ref_id(s["Resource"]) for s in update] == [service_id]
+    rules = resources(template, "AWS::Events::Rule")
+    users = [n for n, s in config.services.items() if s.database]
+    assert len(rules) == len(users)
+    updated = set()
+    for rule in rules.values():
+        pattern = props(rule)["EventPattern"]
+        assert pattern["source"] == ["aws.secretsmanager"]
+        assert pattern["detail"]["eventName"] == ["RotationSucceeded"]
+        (target,) = props(rule)["Targets"]
+        call = json.dumps(target["Input"])
+        assert '\\"action\\":\\"updateService\\"' in call
+        assert '\\"forceNewDeployment\\":true' in call
+        for name in users:
+            service_id, _ = _one(template, name, "AWS::ECS::Service")
+            if service_id in call:
+                updated.add(name)
+    assert updated == set(users)
+
+
+# --------------------------------------------------------------------------- storage
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_storage_access_through_the_task_role_only(synth: Synth, stage: str, name: str) -> None:
+    s = synth.configs[stage].services[name]
+    template = _t(synth, stage)
+    role_id = ref_id(_task(template, name)["TaskRoleArn"])
+    s3 = [a for st in _statements(template, role_id) for a in _actions(st) if a.startswith("s3:")]
+    if s.storage == "none":
+        assert s3 == []
+        return
+    assert "s3:GetObject*" in s3
+    assert ("s3:PutObject" in s3) is (s.storage == "read_write")
+    # Never the bucket's policy or its versions' deletion by key.
+    assert not [a for a in s3 if a.startswith(("s3:PutBucket", "s3:DeleteBucket"))]

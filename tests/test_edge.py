@@ -9,6 +9,13 @@ from typing import Any
 
 import pytest
 
+from l3_constructs.static_assets import (
+    IMMUTABLE_CACHE_CONTROL,
+    SUPERSEDED_TAG_KEY,
+    SUPERSEDED_TAG_VALUE,
+)
+from scripts import publish_static
+from stacks.compute_stack import VIEWER_HOST_HEADER
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import only, props, ref_id, resources
 
@@ -124,9 +131,13 @@ def test_default_behaviour_goes_to_the_origin_keyed_on_configured_headers_and_co
     assert _ttls(policy) == (cache.min_seconds, cache.default_seconds, cache.max_seconds)
     assert cache.default_seconds == 0
     key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+    # Pages of host-routed services differ by host (Dev's admin): the host is in the key.
+    headers = [*default.cache_headers]
+    if synth.configs[stage].has_host_routes:
+        headers.append(VIEWER_HOST_HEADER)
     expected_headers: dict[str, Any] = (
-        {"HeaderBehavior": "whitelist", "Headers": list(default.cache_headers)}
-        if default.cache_headers
+        {"HeaderBehavior": "whitelist", "Headers": headers}
+        if headers
         else {"HeaderBehavior": "none"}
     )
     assert key["HeadersConfig"] == expected_headers
@@ -144,7 +155,8 @@ def test_viewer_settings(synth: Synth, stage: str) -> None:
     edge = synth.configs[stage].edge
     template = _t(synth, stage)
     config = _distribution(template)
-    assert config["Aliases"] == list(edge.domain_names)
+    # The configured names, then host-routed services' hosts (Dev's admin).
+    assert config["Aliases"] == list(synth.configs[stage].viewer_names)
     assert config["HttpVersion"] == "http2and3"
     assert config["IPV6Enabled"] is True
     assert config["PriceClass"] == {"100": "PriceClass_100", "200": "PriceClass_200"}.get(
@@ -174,7 +186,7 @@ def test_certificate_in_us_east_1_covers_every_name_validated_in_the_zone(
     synth: Synth, stage: str
 ) -> None:
     config = synth.configs[stage]
-    names = list(config.edge.domain_names)
+    names = list(config.viewer_names)
     _, certificate = only(_t(synth, stage), "AWS::CertificateManager::Certificate")
     p = props(certificate)
     assert p["DomainName"] == names[0]
@@ -195,7 +207,7 @@ def test_a_and_aaaa_alias_records_for_every_name(synth: Synth, stage: str) -> No
         (props(r)["Name"], props(r)["Type"]): props(r)
         for r in resources(template, "AWS::Route53::RecordSet").values()
     }
-    expected = {(f"{n}.", kind) for n in config.edge.domain_names for kind in ("A", "AAAA")}
+    expected = {(f"{n}.", kind) for n in config.viewer_names for kind in ("A", "AAAA")}
     assert set(records) == expected
     for record in records.values():
         assert record["HostedZoneId"] == config.dns.hosted_zone_id
@@ -297,8 +309,19 @@ def test_static_bucket_is_private_and_readable_only_by_this_distribution(
         {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
     ]
     assert p["VersioningConfiguration"] == {"Status": "Enabled"}
-    (rule,) = p["LifecycleConfiguration"]["Rules"]
-    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": static.noncurrent_version_days}
+    rules = {r.get("Id", "versions"): r for r in p["LifecycleConfiguration"]["Rules"]}
+    assert rules["versions"]["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": static.noncurrent_version_days
+    }
+    # Files a release no longer uses (tagged by the publish step) expire; nothing else does.
+    assert rules["ExpireSupersededStaticFiles"] == {
+        "Id": "ExpireSupersededStaticFiles",
+        "Status": "Enabled",
+        "ExpirationInDays": static.superseded_days,
+        "TagFilters": [{"Key": SUPERSEDED_TAG_KEY, "Value": SUPERSEDED_TAG_VALUE}],
+    }
+    assert rules["RemoveExpiredDeleteMarkers"]["ExpiredObjectDeleteMarker"] is True
+    assert set(rules) == {"versions", "ExpireSupersededStaticFiles", "RemoveExpiredDeleteMarkers"}
     assert ref_id(p["LoggingConfiguration"]["DestinationBucketName"]) == _bucket_id(
         template, "StaticLogBucket"
     )
@@ -443,6 +466,7 @@ def test_access_logs_delivered_to_the_configured_destination(synth: Synth, stage
         k: props(r)
         for k, r in resources(template, "AWS::Logs::LogGroup").items()
         if not props(r).get("LogGroupName", "").startswith("aws-waf-logs-")
+        and not k.startswith("EdgePublishLogs")  # the BucketDeployment function's (Dev)
     }
     if logs.destination == "s3":
         bucket_id = _bucket_id(template, "AccessLogBucket")
@@ -471,3 +495,77 @@ def test_outputs_the_pipeline_needs(synth: Synth, stage: str) -> None:
     assert outputs["DistributionId"]["Value"] == {"Ref": distribution_id}
     assert outputs["StaticBucketName"]["Value"] == {"Ref": _bucket_id(template, "StaticBucket")}
     assert outputs["SiteUrl"]["Value"] == f"https://{synth.configs[stage].edge.domain_names[0]}"
+
+
+def test_superseded_tag_is_the_one_the_publish_step_sets() -> None:
+    assert (SUPERSEDED_TAG_KEY, SUPERSEDED_TAG_VALUE) == (
+        publish_static.SUPERSEDED_TAG_KEY,
+        publish_static.SUPERSEDED_TAG_VALUE,
+    )
+    assert (
+        publish_static.CACHE_CONTROL_TEMPLATE.format(max_age=publish_static.DEFAULT_MAX_AGE)
+        == IMMUTABLE_CACHE_CONTROL
+    )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_viewer_host_reaches_the_origin_only_where_services_route_by_host(
+    synth: Synth, stage: str
+) -> None:
+    """CloudFront sends the origin's name as Host: a viewer-request function copies the
+    viewer's Host into X-Forwarded-Host on the origin's behaviours, and pages are cached per
+    host, where a service routes by host (Dev's admin)."""
+    config = synth.configs[stage]
+    template = _t(synth, stage)
+    functions = resources(template, "AWS::CloudFront::Function")
+    behaviours = _behaviours(template)
+    app_behaviours = [behaviours["*"], behaviours[config.edge.api.path]]
+    if not config.has_host_routes:
+        assert functions == {}
+        assert all("FunctionAssociations" not in b for b in app_behaviours)
+        return
+    ((function_id, function),) = functions.items()
+    code = props(function)["FunctionCode"]
+    assert "request.headers['x-forwarded-host'] = {value: request.headers.host.value}" in code
+    assert props(function)["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    for behaviour in app_behaviours:
+        assert behaviour["FunctionAssociations"] == [
+            {
+                "EventType": "viewer-request",
+                "FunctionARN": {"Fn::GetAtt": [function_id, "FunctionARN"]},
+            }
+        ]
+    for path in config.edge.static.paths:
+        assert "FunctionAssociations" not in behaviours[path]
+    key = _cache_policy(template, behaviours["*"]["CachePolicyId"])[
+        "ParametersInCacheKeyAndForwardedToOrigin"
+    ]
+    assert VIEWER_HOST_HEADER in key["HeadersConfig"]["Headers"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_static_files_published_by_cdk_deploy_only_without_a_pipeline(
+    synth: Synth, stage: str
+) -> None:
+    """Without a pipeline, `cdk deploy` uploads each service's static directory under its
+    prefix, never pruning, with the immutable cache header."""
+    config = synth.configs[stage]
+    template = _t(synth, stage)
+    deployments = resources(template, "Custom::CDKBucketDeployment")
+    if config.pipeline is not None:
+        assert deployments == {}
+        return
+    expected = {
+        s.static.prefix for s in config.services.values() if s.static and s.static.directory
+    }
+    assert expected
+    bucket_id = _bucket_id(template, "StaticBucket")
+    published = set()
+    for deployment in deployments.values():
+        p = props(deployment)
+        assert p["DestinationBucketName"] == {"Ref": bucket_id}
+        assert p["Prune"] is False
+        assert p["RetainOnDelete"] is True
+        assert p["SystemMetadata"] == {"cache-control": IMMUTABLE_CACHE_CONTROL}
+        published.add(p["DestinationBucketKeyPrefix"].rstrip("/"))
+    assert published == expected

@@ -15,11 +15,10 @@ from l3_constructs.edge import (
     CacheTtl,
     EdgeProps,
     ErrorResponse,
-    GeoMatch,
     PlatformEdge,
     SecurityHeaders,
-    WafProps,
 )
+from l3_constructs.web_acl import GeoMatch, WafProps
 from tests.conftest import Synth, cdk_json_context
 from tests.helpers import props, ref_id, resources
 

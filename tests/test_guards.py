@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from l3_constructs.compliance import MIN_REASON_LENGTH, flatten_cfn_reference
+from stacks.compute_stack import VIEWER_HOST_HEADER
 from tests.conftest import Synth
 from tests.helpers import props
 
@@ -66,7 +67,8 @@ def literal_secrets(template: dict[str, Any]) -> list[str]:
         if key in SECRET_PROPERTIES and not _is_reference(value):
             found.append(f"{where}.{key}")
         # The origin-verify header (listener rule condition, CloudFront origin header).
-        if key == "HttpHeaderConfig":  # a listener rule's header condition
+        # A listener rule's header condition (not the viewer-host one: names of the site).
+        if key == "HttpHeaderConfig" and value.get("HttpHeaderName") != VIEWER_HOST_HEADER:
             headers = list(value.get("Values", []))
         elif key == "OriginCustomHeaders":  # CloudFront's headers to the origin
             headers = [item.get("HeaderValue") for item in value]

@@ -36,23 +36,47 @@ PINNED: dict[tuple[str, str], str | frozenset[str] | dict[str, str]] = {
     ("Database", "AWS::RDS::DBInstance"): "DatabaseInstanceAA8A5FDE",
     ("Database", "AWS::SecretsManager::Secret"): SECRET_IDS,
     ("Compute", "AWS::KMS::Key"): "ServiceKeyB2087346",
-    ("Compute", "AWS::ECR::Repository"): "ServiceRepositoryB5DB2931",
+    # The migration's service keeps the single-service layout's repository and log group;
+    # the other services' are named after them (issue 11: workloads).
+    ("Compute", "AWS::ECR::Repository"): frozenset(
+        {
+            "ServiceRepositoryB5DB2931",
+            "webRepositoryACCDB201",
+            "adminRepository6D6EA111",  # Dev
+            "jobsRepository9F2308CE",  # Dev
+        }
+    ),
     ("Compute", "AWS::S3::Bucket"): "ServiceAccessLogBucket010FE97D",
     ("Compute", "AWS::Logs::LogGroup"): frozenset(
         {
             "ServiceLogGroupB910EE76",
             "MigrationLogGroupF62BD9AA",
             "AWSb4cf1abd4e4f4bc699441af7ccd9ec37LogGroup55AC5485",
+            "webLogGroup080F5ECF",
+            "adminLogGroup2E3B1683",  # Dev
+            "jobsLogGroup407F5D87",  # Dev
+            "ClusterExecLogGroup2AEF0708",  # where a service enables ECS Exec
         }
     ),
     # Replaced, it would get a new value the distribution learns only when Edge deploys.
-    ("Compute", "AWS::SecretsManager::Secret"): "ServiceOriginVerifySecretE8CE134B",
+    ("Compute", "AWS::SecretsManager::Secret"): frozenset(
+        {
+            "ServiceOriginVerifySecretE8CE134B",
+            # An app secret the stack creates (`create: true`; Dev): its value is the operator's.
+            "AppSecretsCreateddevapipayment6af1b323D69430F9",
+        }
+    ),
     ("Edge", "AWS::KMS::Key"): "EdgeKeyF75FA8EB",
     ("Edge", "AWS::S3::Bucket"): frozenset(
         {"EdgeStaticBucket80118D35", "EdgeStaticLogBucket92793E50", "EdgeAccessLogBucket751571A3"}
     ),
     ("Edge", "AWS::Logs::LogGroup"): frozenset(
         {"EdgeWafLogGroup9CABFEE6", "EdgeAccessLogGroup3D2C599C"}
+    ),
+    # The application's files (Dev has a `storage` section).
+    ("Storage", "AWS::KMS::Key"): "StorageKeyBAA9457B",
+    ("Storage", "AWS::S3::Bucket"): frozenset(
+        {"StorageBucket5CB7C8EA", "StorageAccessLogBucket76E80A12"}
     ),
     # Audit trails: replaced, they would start empty and orphan the old evidence.
     ("Security", "AWS::KMS::Key"): "BaselineKeyF70061C3",
@@ -135,3 +159,9 @@ BY_CONFIG = {
     for stack in ("Network", "Edge")
     for type_name in ("AWS::Logs::LogGroup", "AWS::S3::Bucket")
 } | {("Pipeline", "AWS::S3::Bucket")}
+#: Services, app secrets and ECS Exec differ by config too (Dev has four services).
+BY_CONFIG |= {
+    ("Compute", "AWS::ECR::Repository"),
+    ("Compute", "AWS::Logs::LogGroup"),
+    ("Compute", "AWS::SecretsManager::Secret"),
+}

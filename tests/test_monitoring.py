@@ -1,46 +1,144 @@
-"""Alarms that page, per environment: each threshold from config, one encrypted topic, the
-dashboard, the canary, and the edge alarms relayed from us-east-1."""
+"""Alarms that page, per environment: each threshold from config, one encrypted topic, every
+service's own alarms (web services' on their target groups too), the dashboard with a row per
+service, the canary, and the edge alarms relayed from us-east-1.
+
+Services are read from each stage's config (`synth.configs[stage].services`), never named
+here: the shipped stages run `web` and `api`, the session's Dev stage may run more.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match
 
 from l3_constructs.limits import CLOUDFRONT_REGION, default_max_connections
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import only, props, ref_id, resources
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
+ALARM = "AWS::CloudWatch::Alarm"
+#: What a service's alarms watch: the metric -> the alarm's construct id (in its logical id).
+ECS_METRICS = {"CPUUtilization": "EcsCpu", "MemoryUtilization": "EcsMemory"}
+TARGET_METRICS = {
+    "HTTPCode_Target_5XX_Count": "Target5xx",
+    "TargetResponseTime": "ResponseTimeP95",
+    "UnHealthyHostCount": "UnhealthyTargets",
+}
+#: The environment-wide alarms (construct ids directly under the monitoring construct).
+ENVIRONMENT_ALARMS = ("Alb5xx", "RdsCpu", "RdsConnections", "RdsFreeStorage", "Canary")
 
 
 def _t(synth: Synth, stage: str) -> dict[str, Any]:
     return synth.template(stage, "Monitoring")
 
 
-def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Alarm construct id (e.g. `EcsCpu`) -> properties."""
+@dataclass(frozen=True)
+class _ComputeService:
+    """A service's resources in the Compute template: the ECS service whose `app`
+    container's port mapping carries the service's name."""
+
+    service_id: str
+    log_group_id: str
+    #: Primary first, then (blue/green) the alternate.
+    target_group_ids: tuple[str, ...]
+
+
+def _compute_service(synth: Synth, stage: str, name: str) -> _ComputeService:
+    compute = synth.template(stage, "Compute")
+    for service_id, service in resources(compute, "AWS::ECS::Service").items():
+        p = props(service)
+        task = compute["Resources"][ref_id(p["TaskDefinition"])]
+        (app,) = [c for c in props(task)["ContainerDefinitions"] if c["Name"] == "app"]
+        if [m.get("Name") for m in app["PortMappings"]] != [name]:
+            continue
+        groups: list[str] = []
+        for attachment in p.get("LoadBalancers", []):
+            groups.append(ref_id(attachment["TargetGroupArn"]))
+            advanced = attachment.get("AdvancedConfiguration", {})
+            if "AlternateTargetGroupArn" in advanced:
+                groups.append(ref_id(advanced["AlternateTargetGroupArn"]))
+        log_group = app["LogConfiguration"]["Options"]["awslogs-group"]
+        return _ComputeService(service_id, ref_id(log_group), tuple(groups))
+    raise AssertionError(f"{stage}/Compute has no ECS service {name!r}")
+
+
+def _from_compute(synth: Synth, stage: str, value: Any) -> Any:
+    """What a `Fn::GetStackOutput` of the Compute stack reads there."""
+    reference = value["Fn::GetStackOutput"]
+    assert reference["StackName"] == f"{stage}-Compute"
+    assert reference["Region"] == synth.configs[stage].region
+    return synth.template(stage, "Compute")["Outputs"][reference["OutputName"]]["Value"]
+
+
+def _imported(synth: Synth, stage: str, value: Any) -> dict[str, Any]:
+    """The `Fn::GetStackOutput` with which Monitoring reads `value` of the Compute stack (the
+    one output carrying it that Monitoring reads at all)."""
+    outputs = synth.template(stage, "Compute")["Outputs"]
+    read = json.dumps(_t(synth, stage))
+    (name,) = [k for k, o in outputs.items() if o["Value"] == value and f'"{k}"' in read]
+    return {
+        "Fn::GetStackOutput": {
+            "StackName": f"{stage}-Compute",
+            "Region": synth.configs[stage].region,
+            "OutputName": name,
+        }
+    }
+
+
+def _load_balancer_id(synth: Synth, stage: str) -> str:
+    lb_id, _ = only(synth.template(stage, "Compute"), "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    return lb_id
+
+
+def _service_alarms(synth: Synth, stage: str, name: str) -> dict[str, dict[str, Any]]:
+    """Logical id -> properties of the alarms whose description names service `name`."""
+    found = synth.assertions(stage, "Monitoring").find_resources(
+        ALARM,
+        {"Properties": {"AlarmDescription": Match.string_like_regexp(f"^Service {name}: ")}},
+    )
+    return {logical_id: dict(alarm["Properties"]) for logical_id, alarm in found.items()}
+
+
+def _metric_stats(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metrics an alarm reads (one, or the inputs of its math expression), each as a
+    `MetricStat`."""
+    if "Metrics" in alarm:
+        return [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
+    metric = {k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions") if k in alarm}
+    return [{"Metric": metric, "Period": alarm["Period"], "Stat": alarm.get("Statistic")}]
+
+
+def _dimensions(stat: dict[str, Any]) -> dict[str, Any]:
+    return {d["Name"]: d["Value"] for d in stat["Metric"].get("Dimensions", [])}
+
+
+def _environment_alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Construct id (e.g. `RdsCpu`) -> properties of the alarms directly under `Monitoring`."""
     found = {}
-    for logical_id, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
-        name = logical_id.removeprefix("Monitoring").removeprefix("Alarms")
+    for logical_id, alarm in resources(template, ALARM).items():
+        if logical_id.startswith("MonitoringServices"):
+            continue
+        name = logical_id.removeprefix("Monitoring")
         found[name[: name.index("Alarm")]] = props(alarm)
     return found
 
 
+# --- Thresholds ---------------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize("stage", STAGES)
-def test_every_alarm_has_its_configured_threshold(synth: Synth, stage: str) -> None:
+def test_environment_wide_alarms_have_their_configured_thresholds(synth: Synth, stage: str) -> None:
     config = synth.configs[stage]
     t = config.observability.thresholds
-    alarms = _alarms(_t(synth, stage))
+    alarms = _environment_alarms(_t(synth, stage))
     max_connections = default_max_connections(config.database.engine, config.database.instance_type)
     expected = {
-        "EcsCpu": (t.ecs_cpu_percent, "GreaterThanThreshold"),
-        "EcsMemory": (t.ecs_memory_percent, "GreaterThanThreshold"),
         "Alb5xx": (t.alb_5xx_per_5_minutes, "GreaterThanThreshold"),
-        "ResponseTimeP95": (t.response_time_p95_ms / 1000, "GreaterThanThreshold"),
-        "UnhealthyTargets": (t.unhealthy_targets, "GreaterThanThreshold"),
-        "ErrorLogs": (t.error_logs_per_5_minutes, "GreaterThanThreshold"),
         "RdsCpu": (t.rds_cpu_percent, "GreaterThanThreshold"),
         "RdsConnections": (
             max_connections * t.rds_connections_percent // 100,
@@ -49,25 +147,223 @@ def test_every_alarm_has_its_configured_threshold(synth: Synth, stage: str) -> N
         "RdsFreeStorage": (t.rds_free_storage_gb * 2**30, "LessThanThreshold"),
         "Canary": (100, "LessThanThreshold"),
     }
-    assert set(alarms) == set(expected)
+    assert set(alarms) == set(ENVIRONMENT_ALARMS)
     for name, (threshold, operator) in expected.items():
         assert alarms[name]["Threshold"] == threshold, name
         assert alarms[name]["ComparisonOperator"] == operator, name
+    # The load balancer's 5xx stays load-balancer wide: its targets' and its own.
+    lb_full_name = {"Fn::GetAtt": [_load_balancer_id(synth, stage), "LoadBalancerFullName"]}
+    stats = _metric_stats(alarms["Alb5xx"])
+    assert {s["Metric"]["MetricName"] for s in stats} == {
+        "HTTPCode_Target_5XX_Count",
+        "HTTPCode_ELB_5XX_Count",
+    }
+    for stat in stats:
+        dimensions = _dimensions(stat)
+        assert set(dimensions) == {"LoadBalancer"}
+        assert _from_compute(synth, stage, dimensions["LoadBalancer"]) == lb_full_name
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_service_has_its_alarms_with_the_configured_thresholds(
+    synth: Synth, stage: str
+) -> None:
+    config = synth.configs[stage]
+    t = config.observability.thresholds
+    thresholds = {
+        "CPUUtilization": t.ecs_cpu_percent,
+        "MemoryUtilization": t.ecs_memory_percent,
+        "HTTPCode_Target_5XX_Count": t.alb_5xx_per_5_minutes,
+        "TargetResponseTime": t.response_time_p95_ms / 1000,
+        "UnHealthyHostCount": t.unhealthy_targets,
+    }
+    total = len(ENVIRONMENT_ALARMS)
+    for name, service in config.services.items():
+        error_metric = f"ErrorLogEvents-{name}"
+        expected = {**ECS_METRICS, error_metric: "ErrorLogs"}
+        if service.kind == "web":
+            expected |= TARGET_METRICS
+        alarms = _service_alarms(synth, stage, name)
+        watched = {}
+        for logical_id, alarm in alarms.items():
+            (metric,) = {s["Metric"]["MetricName"] for s in _metric_stats(alarm)}
+            watched[metric] = alarm
+            # The construct id carries the service's name (adding one renames no other).
+            assert logical_id.startswith(f"MonitoringServices{name.replace('-', '')}"), logical_id
+            assert expected[metric] in logical_id, logical_id
+            assert alarm["ComparisonOperator"] == "GreaterThanThreshold", logical_id
+        assert set(watched) == set(expected), name
+        for metric, threshold in thresholds.items():
+            if metric in watched:
+                assert watched[metric]["Threshold"] == threshold, (name, metric)
+        assert watched[error_metric]["Threshold"] == t.error_logs_per_5_minutes
+        total += len(expected)
+    # Nothing else pages: the environment's alarms and each service's.
+    synth.assertions(stage, "Monitoring").resource_count_is(ALARM, total)
 
 
 def test_shipped_thresholds_are_the_design_values(synth: Synth) -> None:
-    alarms = _alarms(_t(synth, "Prod"))
-    assert alarms["EcsCpu"]["Threshold"] == 80
+    config = synth.configs["Prod"]
+    alarms = _environment_alarms(_t(synth, "Prod"))
     assert alarms["Alb5xx"]["Threshold"] == 10
-    periods = {m["MetricStat"]["Period"] for m in alarms["Alb5xx"]["Metrics"] if "MetricStat" in m}
+    periods = {s["Period"] for s in _metric_stats(alarms["Alb5xx"])}
     assert periods == {300}  # targets' and the load balancer's own 5xx, per 5 minutes
-    (p95,) = alarms["ResponseTimeP95"]["Metrics"]
-    assert (p95["MetricStat"]["Stat"], p95["MetricStat"]["Period"]) == ("p95", 300)
-    assert p95["MetricStat"]["Metric"]["MetricName"] == "TargetResponseTime"
-    assert alarms["ResponseTimeP95"]["Threshold"] == 1
     assert alarms["RdsFreeStorage"]["Threshold"] == 5 * 2**30
     # Prod's t4g.medium PostgreSQL: max_connections 450, alarm above 80 % of it.
     assert alarms["RdsConnections"]["Threshold"] == 360
+    for name, service in config.services.items():
+        watched = {
+            s["Metric"]["MetricName"]: (alarm, s)
+            for alarm in _service_alarms(synth, "Prod", name).values()
+            for s in _metric_stats(alarm)
+        }
+        cpu, _ = watched["CPUUtilization"]
+        assert (cpu["Threshold"], cpu["EvaluationPeriods"]) == (80, 3)
+        if service.kind != "web":
+            continue
+        p95, stat = watched["TargetResponseTime"]
+        assert (stat["Stat"], stat["Period"], p95["Threshold"]) == ("p95", 300, 1)
+        five_xx, stat = watched["HTTPCode_Target_5XX_Count"]
+        assert (stat["Stat"], stat["Period"], five_xx["Threshold"]) == ("Sum", 300, 10)
+
+
+# --- What each service's alarms watch -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_ecs_alarms_watch_their_own_service(synth: Synth, stage: str) -> None:
+    config = synth.configs[stage]
+    t = config.observability.thresholds
+    monitoring = synth.assertions(stage, "Monitoring")
+    cluster_id, _ = only(synth.template(stage, "Compute"), "AWS::ECS::Cluster")
+    cluster = _imported(synth, stage, {"Ref": cluster_id})
+    for name in config.services:
+        service = _imported(
+            synth, stage, {"Fn::GetAtt": [_compute_service(synth, stage, name).service_id, "Name"]}
+        )
+        for metric, threshold in (
+            ("CPUUtilization", t.ecs_cpu_percent),
+            ("MemoryUtilization", t.ecs_memory_percent),
+        ):
+            monitoring.has_resource_properties(
+                ALARM,
+                {
+                    "AlarmDescription": Match.string_like_regexp(f"^Service {name}: ECS "),
+                    "Threshold": threshold,
+                    "EvaluationPeriods": 3,
+                    "TreatMissingData": "missing",
+                    "Metrics": [
+                        {
+                            "MetricStat": {
+                                "Metric": {
+                                    "Namespace": "AWS/ECS",
+                                    "MetricName": metric,
+                                    "Dimensions": [
+                                        {"Name": "ClusterName", "Value": cluster},
+                                        {"Name": "ServiceName", "Value": service},
+                                    ],
+                                },
+                                "Period": 60,
+                                "Stat": "Average",
+                            }
+                        }
+                    ],
+                },
+            )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_web_alarms_watch_exactly_their_target_groups(synth: Synth, stage: str) -> None:
+    config = synth.configs[stage]
+    lb_full_name = {"Fn::GetAtt": [_load_balancer_id(synth, stage), "LoadBalancerFullName"]}
+    for name, service in config.services.items():
+        groups = _compute_service(synth, stage, name).target_group_ids
+        if service.kind != "web":
+            continue
+        blue_green = service.deployment.strategy == "blue_green"
+        assert len(groups) == (2 if blue_green else 1), name
+        for alarm in _service_alarms(synth, stage, name).values():
+            stats = _metric_stats(alarm)
+            if stats[0]["Metric"]["Namespace"] != "AWS/ApplicationELB":
+                continue
+            read = []
+            for stat in stats:
+                dimensions = _dimensions(stat)
+                assert _from_compute(synth, stage, dimensions["LoadBalancer"]) == lb_full_name
+                read.append(ref_id(_from_compute(synth, stage, dimensions["TargetGroup"])))
+            # Both groups of a blue/green pair, summed (or their maximum for the p95).
+            assert sorted(read) == sorted(groups), (name, alarm["AlarmDescription"])
+            if blue_green:
+                expression = alarm["Metrics"][0]["Expression"]
+                assert ("MAX([" in expression) == (
+                    stats[0]["Metric"]["MetricName"] == "TargetResponseTime"
+                )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_backends_get_no_target_group_alarms(synth: Synth, stage: str) -> None:
+    config = synth.configs[stage]
+    web = [n for n, s in config.services.items() if s.kind == "web"]
+    on_target_groups = {}
+    for logical_id, alarm in resources(_t(synth, stage), ALARM).items():
+        stats = _metric_stats(props(alarm))
+        if any("TargetGroup" in _dimensions(s) for s in stats):
+            on_target_groups[logical_id] = props(alarm)["AlarmDescription"]
+    # Three per web service (5xx, p95, unhealthy), none for a backend (it has no group).
+    assert len(on_target_groups) == 3 * len(web)
+    for name, service in config.services.items():
+        if service.kind == "web":
+            continue
+        assert _compute_service(synth, stage, name).target_group_ids == ()
+        assert not any(d.startswith(f"Service {name}:") for d in on_target_groups.values())
+        kinds = {
+            s["Metric"]["Namespace"]
+            for alarm in _service_alarms(synth, stage, name).values()
+            for s in _metric_stats(alarm)
+        }
+        assert "AWS/ApplicationELB" not in kinds
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_error_logs_are_counted_on_each_services_log_group(synth: Synth, stage: str) -> None:
+    config = synth.configs[stage]
+    template = _t(synth, stage)
+    filters = {
+        props(f)["MetricTransformations"][0]["MetricName"]: props(f)
+        for f in resources(template, "AWS::Logs::MetricFilter").values()
+    }
+    assert set(filters) == {f"ErrorLogEvents-{name}" for name in config.services}
+    for name in config.services:
+        p = filters[f"ErrorLogEvents-{name}"]
+        assert p["FilterPattern"] == config.observability.error_log_pattern
+        log_group = _compute_service(synth, stage, name).log_group_id
+        assert _from_compute(synth, stage, p["LogGroupName"]) == {"Ref": log_group}
+        (transformation,) = p["MetricTransformations"]
+        # The service's ErrorLogs alarm reads exactly that metric.
+        synth.assertions(stage, "Monitoring").has_resource_properties(
+            ALARM,
+            {
+                "AlarmDescription": Match.string_like_regexp(f"^Service {name}: .* error log"),
+                "Threshold": config.observability.thresholds.error_logs_per_5_minutes,
+                "Metrics": [
+                    Match.object_like(
+                        {
+                            "MetricStat": {
+                                "Metric": {
+                                    "Namespace": transformation["MetricNamespace"],
+                                    "MetricName": transformation["MetricName"],
+                                },
+                                "Period": 300,
+                                "Stat": "Sum",
+                            }
+                        }
+                    )
+                ],
+            },
+        )
+
+
+# --- Topic ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -77,9 +373,9 @@ def test_all_alarms_notify_one_encrypted_topic(synth: Synth, stage: str) -> None
     key_id, key = only(template, "AWS::KMS::Key")
     assert props(key)["EnableKeyRotation"] is True
     assert props(topic)["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
-    for name, alarm in _alarms(template).items():
-        assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
-        assert alarm.get("OKActions") in (None, [{"Ref": topic_id}]), name
+    for logical_id, alarm in resources(template, ALARM).items():
+        assert props(alarm)["AlarmActions"] == [{"Ref": topic_id}], logical_id
+        assert props(alarm).get("OKActions") in (None, [{"Ref": topic_id}]), logical_id
     emails = {
         props(s)["Endpoint"]
         for s in resources(template, "AWS::SNS::Subscription").values()
@@ -91,18 +387,7 @@ def test_all_alarms_notify_one_encrypted_topic(synth: Synth, stage: str) -> None
     assert any(s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s) for s in statements)
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_error_logs_are_counted_on_the_service_log_group(synth: Synth, stage: str) -> None:
-    template = _t(synth, stage)
-    _, metric_filter = only(template, "AWS::Logs::MetricFilter")
-    p = props(metric_filter)
-    assert p["FilterPattern"] == synth.configs[stage].observability.error_log_pattern
-    reference = p["LogGroupName"]["Fn::GetStackOutput"]
-    assert reference["StackName"] == f"{stage}-Compute"
-    compute = synth.template(stage, "Compute")
-    assert compute["Outputs"][reference["OutputName"]]["Value"] == {
-        "Ref": "ServiceLogGroupB910EE76"
-    }
+# --- Canary ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -114,7 +399,12 @@ def test_canary_calls_the_health_path_through_cloudfront(synth: Synth, stage: st
     interval = config.observability.canary.interval_minutes
     assert p["Schedule"]["Expression"] == f"rate({interval} minutes)"
     assert p["StartCanaryAfterCreation"] is True
-    url = f"https://{config.edge.domain_names[0]}/api/health"
+    # Unless config names a path, the default web service's health check.
+    path = (
+        config.observability.canary.path
+        or config.services[config.default_service].health_check.path
+    )
+    url = f"https://{config.edge.domain_names[0]}{path}"
     assert p["RunConfig"]["EnvironmentVariables"] == {"HEALTH_URL": url}
     assert "statusCode >= 200 && res.statusCode < 300" in p["Code"]["Script"]
     bucket = template["Resources"][ref_id(p["ArtifactS3Location"]["Fn::Join"][1][1])]
@@ -123,14 +413,113 @@ def test_canary_calls_the_health_path_through_cloudfront(synth: Synth, stage: st
     assert all(props(bucket)["PublicAccessBlockConfiguration"].values())
 
 
+# --- Dashboard ------------------------------------------------------------------------------
+
+
+def _dashboard(template: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The body as text (each reference rendered `${OutputName}` / `${LogicalId}`) and its
+    widgets."""
+    _, dashboard = only(template, "AWS::CloudWatch::Dashboard")
+    body = props(dashboard)["DashboardBody"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+
+    def rendered(part: Any) -> str:
+        if isinstance(part, str):
+            return part
+        if "Fn::GetStackOutput" in part:
+            return f"${{{part['Fn::GetStackOutput']['OutputName']}}}"
+        return f"${{{ref_id(part)}}}"
+
+    text = "".join(rendered(p) for p in parts)
+    widgets: list[dict[str, Any]] = json.loads(text)["widgets"]
+    return text, widgets
+
+
+def _rows(widgets: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Header markdown -> the widgets under it, up to the next header."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    current: list[dict[str, Any]] = []
+    for widget in widgets:
+        if widget["type"] == "text":
+            current = rows.setdefault(widget["properties"]["markdown"], [])
+        else:
+            current.append(widget)
+    return rows
+
+
+def _graphed(row: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, str]]]:
+    """(namespace, metric name, dimensions) of every metric graphed in `row`."""
+    found = []
+    for widget in row:
+        for line in widget["properties"].get("metrics", []):
+            if isinstance(line[0], dict):  # a math expression
+                continue
+            fields = [f for f in line if not isinstance(f, dict)]
+            namespace, metric, *dims = fields
+            found.append((namespace, metric, dict(zip(dims[::2], dims[1::2], strict=True))))
+    return found
+
+
+def _service_of(header: str) -> str:
+    match = re.match(r"### Service ([a-z0-9-]+) \(", header)
+    assert match is not None, header
+    return match[1]
+
+
+def _output_name(synth: Synth, stage: str, value: Any) -> str:
+    return f"${{{_imported(synth, stage, value)['Fn::GetStackOutput']['OutputName']}}}"
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_dashboard_shows_edge_service_and_database(synth: Synth, stage: str) -> None:
-    _, dashboard = only(_t(synth, stage), "AWS::CloudWatch::Dashboard")
-    body = json.dumps(props(dashboard)["DashboardBody"])
+    text, widgets = _dashboard(_t(synth, stage))
     for namespace in ("AWS/CloudFront", "AWS/WAFV2", "AWS/ApplicationELB", "AWS/ECS", "AWS/RDS"):
-        assert namespace in body, namespace
+        assert namespace in text, namespace
     # Edge metrics live in us-east-1, whatever the environment's region.
-    assert f'\\"region\\":\\"{CLOUDFRONT_REGION}\\"' in body
+    assert f'"region":"{CLOUDFRONT_REGION}"' in text
+    # The status widget shows every alarm.
+    (status,) = [w for w in widgets if w["type"] == "alarm"]
+    assert len(status["properties"]["alarms"]) == len(resources(_t(synth, stage), ALARM))
+    headers = list(_rows(widgets))
+    assert headers[0].startswith("### Edge")
+    assert headers[-1].startswith("### Database")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_dashboard_has_a_row_per_service(synth: Synth, stage: str) -> None:
+    config = synth.configs[stage]
+    rows = _rows(_dashboard(_t(synth, stage))[1])
+    service_rows = [h for h in rows if h.startswith("### Service ")]
+    assert [_service_of(h) for h in service_rows] == list(config.services)
+    for header, (name, service) in zip(service_rows, config.services.items(), strict=True):
+        assert f"({service.kind}" in header, header
+        found = _compute_service(synth, stage, name)
+        graphed = _graphed(rows[header])
+        service_name = _output_name(synth, stage, {"Fn::GetAtt": [found.service_id, "Name"]})
+        ecs = {m for ns, m, dims in graphed if ns == "AWS/ECS"}
+        assert ecs == set(ECS_METRICS), name
+        assert {dims["ServiceName"] for ns, _, dims in graphed if ns == "AWS/ECS"} == {service_name}
+        assert [m for _, m, _ in graphed if m.startswith("ErrorLogEvents")] == [
+            f"ErrorLogEvents-{name}"
+        ]
+        groups = {
+            _output_name(synth, stage, {"Fn::GetAtt": [g, "TargetGroupFullName"]})
+            for g in found.target_group_ids
+        }
+        elb = [(m, dims) for ns, m, dims in graphed if ns == "AWS/ApplicationELB"]
+        if service.kind != "web":
+            assert elb == [], name
+            continue
+        assert {dims["TargetGroup"] for _, dims in elb} == groups, name
+        assert {m for m, _ in elb} >= {
+            "TargetResponseTime",
+            "RequestCount",
+            "HTTPCode_Target_5XX_Count",
+            "UnHealthyHostCount",
+        }
+
+
+# --- Edge relay, Slack ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -138,7 +527,7 @@ def test_edge_alarms_are_relayed_to_the_environments_topic(synth: Synth, stage: 
     config = synth.configs[stage]
     t = config.observability.thresholds
     edge = synth.template(stage, "Edge")
-    alarms = {k: props(a) for k, a in resources(edge, "AWS::CloudWatch::Alarm").items()}
+    alarms = {k: props(a) for k, a in resources(edge, ALARM).items()}
     (rate,) = [a for k, a in alarms.items() if "CloudFront5xxRate" in k]
     (waf,) = [a for k, a in alarms.items() if "WafBlocked" in k]
     assert rate["Threshold"] == t.cloudfront_5xx_rate_percent

@@ -1,6 +1,7 @@
-"""`PlatformService` without a CloudFront origin: an internet-facing load balancer that
-redirects HTTP to HTTPS and forwards everything (the construct's other mode; every shipped
-environment puts CloudFront in front). Construct-level: one small stack for the module."""
+"""`PlatformLoadBalancer` without a CloudFront origin, and `PlatformService` options no shipped
+environment uses: an internet-facing load balancer that redirects HTTP to HTTPS and routes by
+the viewer's Host itself, a backend on Service Connect only, and the construct's refusals.
+Construct-level: one small stack for the module."""
 
 from __future__ import annotations
 
@@ -10,42 +11,82 @@ import pytest
 from aws_cdk import App, Environment, Stack, assertions
 from aws_cdk import aws_ec2 as ec2
 
-from l3_constructs.service import (
+from l3_constructs.cluster import PlatformCluster
+from l3_constructs.load_balancer import (
     CloudFrontOrigin,
-    ImageSource,
-    PlatformService,
-    ServiceProps,
+    LoadBalancerProps,
+    PlatformLoadBalancer,
     replica_regions,
 )
+from l3_constructs.service import ImageSource, PlatformService, ServiceProps, WebRoute
 from tests.conftest import Synth, cdk_json_context
 from tests.helpers import props, ref_id, resources
 
+_IMAGE = ImageSource(kind="ecr", repository_name="web/api", tag="v1")
+
 
 @pytest.fixture(scope="module")
-def template(synth: Synth) -> dict[str, Any]:
+def built(synth: Synth) -> tuple[Stack, PlatformCluster, PlatformLoadBalancer, ec2.Vpc]:
     del synth  # waited for: the session synth may still be using jsii in its thread
     # A region: load balancer access logging needs one. Zones are named: no look-up.
     env = Environment(account="123456789012", region="eu-west-1")
     stack = Stack(App(context=cdk_json_context()), "Standalone", env=env)
     vpc = ec2.Vpc(stack, "Vpc", availability_zones=["eu-west-1a", "eu-west-1b"], nat_gateways=1)
-    PlatformService(
+    cluster = PlatformCluster(
         stack,
-        "Service",
-        props=ServiceProps(
+        "Cluster",
+        vpc=vpc,
+        namespace_name="standalone.internal",
+        enable_execute_command=False,
+    )
+    load_balancer = PlatformLoadBalancer(
+        stack,
+        "LoadBalancer",
+        props=LoadBalancerProps(
             domain_name="api.example.org",
             hosted_zone_id="Z0123456789ABCDEFGHIJ",
             zone_name="example.org",
-            image=ImageSource(kind="ecr", repository_name="web/api", tag="v1"),
         ),
         vpc=vpc,
-        load_balancer_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-        task_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+        key=cluster.key,
+    )
+    return stack, cluster, load_balancer, vpc
+
+
+@pytest.fixture(scope="module")
+def template(built: tuple[Stack, PlatformCluster, PlatformLoadBalancer, ec2.Vpc]) -> dict[str, Any]:
+    stack, cluster, load_balancer, vpc = built
+    private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+    web = PlatformService(
+        stack,
+        "admin",
+        props=ServiceProps(
+            name="admin",
+            image=_IMAGE,
+            route=WebRoute(priority=10, hosts=("admin.example.org",)),
+            service_connect_client=True,
+        ),
+        cluster=cluster,
+        vpc=vpc,
+        task_subnets=private,
+        secrets={},
+        load_balancer=load_balancer,
+    )
+    backend = PlatformService(
+        stack,
+        "jobs",
+        props=ServiceProps(name="jobs", image=_IMAGE, port=9000, service_connect_server=True),
+        cluster=cluster,
+        vpc=vpc,
+        task_subnets=private,
         secrets={},
     )
+    backend.allow_from(web)
     return dict(assertions.Template.from_stack(stack).to_json())
 
 
-def test_http_redirects_and_https_forwards_everything(template: dict[str, Any]) -> None:
+def test_http_redirects_and_https_routes_by_the_host_header(template: dict[str, Any]) -> None:
     listeners = {
         props(r)["Port"]: props(r)
         for r in resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
@@ -57,18 +98,25 @@ def test_http_redirects_and_https_forwards_everything(template: dict[str, Any]) 
             "Type": "redirect",
         }
     ]
-    (forward,) = listeners[443]["DefaultActions"]
+    # No rule matches: 404 (no origin secret to demand without CloudFront).
+    assert listeners[443]["DefaultActions"] == [
+        {"FixedResponseConfig": {"StatusCode": "404"}, "Type": "fixed-response"}
+    ]
+    ((_, rule),) = resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").items()
+    assert props(rule)["Conditions"] == [
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}},
+        {"Field": "host-header", "HostHeaderConfig": {"Values": ["admin.example.org"]}},
+    ]
     (target_group,) = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
-    assert forward["Type"] == "forward"
-    assert ref_id(forward["TargetGroupArn"]) == target_group
-    assert resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule") == {}
+    (action,) = props(rule)["Actions"]
+    assert ref_id(action["TargetGroupArn"]) == target_group
 
 
 def test_open_to_the_internet_with_no_origin_secret(template: dict[str, Any]) -> None:
     (group,) = [
         props(r)
         for k, r in resources(template, "AWS::EC2::SecurityGroup").items()
-        if "LoadBalancerSecurityGroup" in k
+        if k.startswith("LoadBalancerSecurityGroup")
     ]
     ingress = {(rule["CidrIp"], rule["FromPort"]) for rule in group["SecurityGroupIngress"]}
     assert ingress == {("0.0.0.0/0", 443), ("0.0.0.0/0", 80)}
@@ -76,8 +124,60 @@ def test_open_to_the_internet_with_no_origin_secret(template: dict[str, Any]) ->
     assert resources(template, "Custom::AWS") == {}
 
 
+def test_backend_is_on_service_connect_only(template: dict[str, Any]) -> None:
+    services = resources(template, "AWS::ECS::Service")
+    (jobs,) = [props(s) for k, s in services.items() if k.startswith("jobs")]
+    assert not jobs.get("LoadBalancers")
+    assert "Alarms" not in jobs["DeploymentConfiguration"]
+    assert jobs["ServiceConnectConfiguration"]["Services"] == [
+        {
+            "ClientAliases": [{"DnsName": "jobs", "Port": 9000}],
+            "DiscoveryName": "jobs",
+            "PortName": "jobs",
+        }
+    ]
+    (admin,) = [props(s) for k, s in services.items() if k.startswith("admin")]
+    assert "Services" not in admin["ServiceConnectConfiguration"]
+    # The client's tasks may call the backend's port, nothing else opens it.
+    jobs_group = ref_id(jobs["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"][0])
+    admin_group = ref_id(admin["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"][0])
+    ingress = [
+        props(r)
+        for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+        if ref_id(props(r)["GroupId"]) == jobs_group
+    ]
+    assert [(ref_id(r["SourceSecurityGroupId"]), r["FromPort"]) for r in ingress] == [
+        (admin_group, 9000)
+    ]
+
+
+def test_refusals(built: tuple[Stack, PlatformCluster, PlatformLoadBalancer, ec2.Vpc]) -> None:
+    stack, cluster, load_balancer, vpc = built
+    private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+    with pytest.raises(ValueError, match="blue_green needs a route"):
+        PlatformService(
+            stack,
+            "BadBlueGreen",
+            props=ServiceProps(name="bad", image=_IMAGE, deployment_strategy="blue_green"),
+            cluster=cluster,
+            vpc=vpc,
+            task_subnets=private,
+            secrets={},
+        )
+    with pytest.raises(ValueError, match="has a route but no load balancer"):
+        PlatformService(
+            stack,
+            "BadRoute",
+            props=ServiceProps(name="bad", image=_IMAGE, route=WebRoute(priority=5)),
+            cluster=cluster,
+            vpc=vpc,
+            task_subnets=private,
+            secrets={},
+        )
+    del load_balancer
+
+
 def test_origin_secret_is_replicated_only_to_another_region() -> None:
     origin = CloudFrontOrigin(header_name="X-Origin-Verify", secret_replica_region="us-east-1")
     assert replica_regions(origin, "ap-northeast-1") == ["us-east-1"]
-    # An environment in us-east-1: the distribution reads the primary itself.
     assert replica_regions(origin, "us-east-1") == []

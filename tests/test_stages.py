@@ -21,10 +21,12 @@ def test_one_stage_per_config_file_with_every_stack(synth: Synth) -> None:
     assert set(synth.templates) == {
         (stage, stack) for stage in STAGES for stack in expected_stacks(synth.configs[stage])
     }
-    # Optional stacks follow config: a pipeline everywhere, the security baseline in Stage
-    # and Prod only (Dev copies Test).
+    # Optional stacks follow config: a pipeline in every shipped stage (not Dev, whose
+    # `cdk deploy` publishes static files itself), the security baseline in Stage and Prod
+    # only, app-file storage in Dev only.
     assert {s for s in STAGES if (s, "Security") in synth.templates} == {"Stage", "Prod"}
-    assert {s for s in STAGES if (s, "Pipeline") in synth.templates} == set(STAGES)
+    assert {s for s in STAGES if (s, "Pipeline") in synth.templates} == set(SHIPPED_STAGES)
+    assert {s for s in STAGES if (s, "Storage") in synth.templates} == {NEW_STAGE}
 
 
 def _present(synth: Synth, stage: str, stack: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -39,8 +40,14 @@ class ReleaseRecord(Construct):
         parameter_name: str,
         log_key: kms.Key,
         log_retention_days: int,
+        log_group: logs.ILogGroup | None = None,
     ) -> None:
+        """`log_group`: the function's log group, when another record of the stack made it
+        (CDK's AwsCustomResource function is one per stack, and so is its log group)."""
         super().__init__(scope, construct_id)
+        self.log_group = log_group or encrypted_function_log_group(
+            self, "Logs", key=log_key, retention_days=log_retention_days
+        )
         if not parameter_name.startswith("/") or len(parameter_name) > 1011:
             raise ValueError(f"{parameter_name!r} is not a hierarchical SSM parameter name")
         self.parameter_name = parameter_name
@@ -85,9 +92,7 @@ class ReleaseRecord(Construct):
                 ]
             ),
             install_latest_aws_sdk=False,
-            log_group=encrypted_function_log_group(
-                self, "Logs", key=log_key, retention_days=log_retention_days
-            ),
+            log_group=self.log_group,
         )
         self._acknowledge_findings()
 

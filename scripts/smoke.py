@@ -1,14 +1,19 @@
-"""Smoke-test a deployed stage: GET a health URL until it answers 2xx or attempts run out.
+"""Smoke-test a deployed stage: GET health URLs until each answers 2xx or attempts run out.
 
-Usage: python -m scripts.smoke --url https://app.example.com/api/health
+Usage: python -m scripts.smoke --url https://app.example.com/api/health [--url URL ...]
                                [--attempts 10] [--interval 15] [--timeout 10]
+
+``--url`` may be given several times: the URLs are checked in order (a repeated one once),
+each with its own ``--attempts``, and the first that gets no 2xx answer ends the test (the
+rest are not requested), so the test takes at most URLs x attempts x interval seconds.
 
 Redirects are not followed: a health check that redirects is misconfigured (wrong scheme,
 host or path), so a 3xx fails at once without retrying. Any other non-2xx status or network
 error (refused, reset, timed out, TLS) is retried: ``--attempts`` tries, ``--interval`` s apart.
 
-Exit codes: 0 a 2xx answer; 1 no 2xx answer (the last status or error is printed);
-2 bad arguments (not an http(s) URL with a host, or bad numbers).
+Exit codes: 0 a 2xx answer from every URL; 1 a URL gave no 2xx answer (the last status or
+error is printed); 2 bad arguments (a URL that is not http(s) with a host, or bad numbers;
+nothing is requested).
 """
 
 from __future__ import annotations
@@ -56,9 +61,16 @@ def build_opener(proxies: Mapping[str, str] | None = None) -> urllib.request.Ope
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.smoke", description="GET a health URL until it answers 2xx."
+        prog="python -m scripts.smoke", description="GET health URLs until each answers 2xx."
     )
-    parser.add_argument("--url", required=True, help="http(s) URL to GET")
+    parser.add_argument(
+        "--url",
+        action="append",
+        required=True,
+        dest="urls",
+        metavar="URL",
+        help="http(s) URL to GET (repeatable: checked in order, each with its own attempts)",
+    )
     parser.add_argument("--attempts", type=int, default=10, help="tries (default 10)")
     parser.add_argument("--interval", type=float, default=15.0, help="seconds between tries")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
@@ -105,6 +117,35 @@ def probe(
     return 200 <= status < 300, True, f"HTTP {status} {reason}"
 
 
+def check_url(
+    opener: urllib.request.OpenerDirector,
+    url: str,
+    *,
+    attempts: int,
+    interval: float,
+    timeout: float,
+    sleep: Callable[[float], None],
+) -> bool:
+    """GET ``url`` until a 2xx answer (True) or attempts run out (False, reason on stderr)."""
+    result = ""
+    for attempt in range(1, attempts + 1):
+        ok, retry, result = probe(opener, url, timeout)
+        print(f"attempt {attempt}/{attempts}: {url} -> {result}", flush=True)
+        if ok:
+            return True
+        if not retry:
+            print(f"smoke test failed: {url}: {result}", file=sys.stderr)
+            return False
+        if attempt < attempts:
+            sleep(interval)
+
+    print(
+        f"smoke test failed: no 2xx from {url} in {attempts} attempt(s); last: {result}",
+        file=sys.stderr,
+    )
+    return False
+
+
 def main(
     argv: list[str] | None = None,
     *,
@@ -114,7 +155,7 @@ def main(
     """Run the smoke test; return the process exit code."""
     args = _parse_args(argv)
     try:
-        url = validate_url(args.url)
+        urls = list(dict.fromkeys(validate_url(url) for url in args.urls))
         if args.attempts < 1 or args.interval < 0 or args.timeout <= 0:
             raise ValueError("--attempts must be >= 1, --interval >= 0 and --timeout > 0")
     except ValueError as exc:
@@ -123,23 +164,17 @@ def main(
     if opener is None:
         opener = build_opener()
 
-    result = ""
-    for attempt in range(1, args.attempts + 1):
-        ok, retry, result = probe(opener, url, args.timeout)
-        print(f"attempt {attempt}/{args.attempts}: {url} -> {result}", flush=True)
-        if ok:
-            return EXIT_OK
-        if not retry:
-            print(f"smoke test failed: {url}: {result}", file=sys.stderr)
+    for url in urls:
+        if not check_url(
+            opener,
+            url,
+            attempts=args.attempts,
+            interval=args.interval,
+            timeout=args.timeout,
+            sleep=sleep,
+        ):
             return EXIT_FAILED
-        if attempt < args.attempts:
-            sleep(args.interval)
-
-    print(
-        f"smoke test failed: no 2xx from {url} in {args.attempts} attempt(s); last: {result}",
-        file=sys.stderr,
-    )
-    return EXIT_FAILED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -43,17 +43,21 @@ class NetworkStack(PlatformStack):
             ),
         )
         #: Service name -> the image tag the pipeline last released to it: every service
-        #: built from a directory, when there is a pipeline. The migration's service keeps the
-        #: construct id of the single-service layout: a new id would replace the custom
-        #: resource, and the old one's delete would remove the parameter.
-        self.release_records: dict[str, ReleaseRecord] = {
-            name: ReleaseRecord(
+        #: built from a directory, when there is a pipeline.
+        self.release_records: dict[str, ReleaseRecord] = {}
+        built = [n for n, s in config.services.items() if s.image.source == "asset"]
+        # The migration's service first: its record keeps the single-service construct id
+        # (a new id would replace the custom resource, whose delete removes the parameter),
+        # and the log group of CDK's one AwsCustomResource function of the stack.
+        for name in sorted(built, key=lambda n: n != config.migration.service):
+            if config.pipeline is None:
+                break
+            first = next(iter(self.release_records.values()), None)
+            self.release_records[name] = ReleaseRecord(
                 self,
                 "ReleaseRecord" if name == config.migration.service else f"ReleaseRecord-{name}",
                 parameter_name=config.release_parameter_name(name),
                 log_key=self.network.flow_log_key,
                 log_retention_days=net.flow_logs.retention_days,
+                log_group=first.log_group if first else None,
             )
-            for name, service in config.services.items()
-            if config.pipeline and service.image.source == "asset"
-        }

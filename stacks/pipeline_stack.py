@@ -1,8 +1,9 @@
 """Pipeline stack: thin wiring from config to `PlatformPipeline` (in the environment's region).
 
-It reads the service, its image repository, the migration task and the release record from
-the Compute and Network stacks, and the distribution id from the Edge stack (us-east-1,
-across regions through CDK's weak references).
+It releases every service built from a directory (`image.source: asset`): its image
+repository, service and task definition from the Compute stack, its release record from the
+Network stack; the migration task from Compute; the static bucket and the distribution id
+from the Edge stack (us-east-1, across regions through CDK's weak references).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from config.models import EnvironmentConfig, Pipeline
@@ -21,6 +21,8 @@ from l3_constructs.pipeline import (
     GitHubOidcSettings,
     PipelineProps,
     PlatformPipeline,
+    ReleasedService,
+    StaticFiles,
 )
 from l3_constructs.release import ReleaseRecord
 from l3_constructs.service import CONTAINER_NAME
@@ -37,18 +39,43 @@ class PipelineStack(PlatformStack):
         *,
         config: EnvironmentConfig,
         pipeline: Pipeline,
-        release_record: ReleaseRecord,
+        release_records: dict[str, ReleaseRecord],
         compute: ComputeStack,
         edge: EdgeStack,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, config=config, **kwargs)
-        service = compute.service
         build = pipeline.build
         approval = pipeline.approval
         oidc = pipeline.github_oidc
         role_name = config.github_role_name  # set exactly when `oidc` is
-        smoke_path = pipeline.smoke_test.path or config.compute.health_check.path
+        # Every service built from a directory; config gives them one architecture.
+        built = {n: s for n, s in config.services.items() if s.image.source == "asset"}
+        services = tuple(
+            ReleasedService(
+                name=name,
+                directory=service.image.directory or "",
+                repository=compute.services[name].repository,
+                service=compute.services[name].service,
+                task_definition=compute.services[name].task_definition,
+                container_name=CONTAINER_NAME,
+                release_parameter_name=release_records[name].parameter_name,
+                release_parameter_arn=release_records[name].parameter_arn,
+            )
+            for name, service in built.items()
+        )
+        architectures = {s.architecture for s in built.values()}
+        static_files = tuple(
+            StaticFiles(
+                service=name,
+                prefix=s.static.prefix,
+                from_image=s.static.from_image,
+                directory=s.static.directory,
+            )
+            for name, s in config.services.items()
+            if s.kind == "web" and s.static is not None
+        )
+        migration = config.migration.service
         self.pipeline = PlatformPipeline(
             self,
             "Pipeline",
@@ -61,13 +88,13 @@ class PipelineStack(PlatformStack):
                     install_commands=build.install_commands,
                     test_commands=build.test_commands,
                     build_commands=build.build_commands,
-                    docker_directory=build.docker_directory,
                     compute_type=build.compute_type,
-                    arm=config.compute.architecture == "ARM64",
+                    arm=architectures == {"ARM64"},
                     cache=build.cache,
                     cache_paths=build.cache_paths,
                     timeout_minutes=build.timeout_minutes,
                 ),
+                static_files=static_files,
                 latest_tag=config.latest_image_tag,
                 approval=ApprovalSettings(topic_arn=approval.topic_arn, emails=approval.emails)
                 if approval
@@ -76,7 +103,7 @@ class PipelineStack(PlatformStack):
                 compute_stack_name=compute.stack_name,
                 migration_timeout_minutes=config.migration.timeout_minutes,
                 invalidation_paths=pipeline.invalidation_paths,
-                smoke_url=f"{edge.edge.url}{smoke_path}",
+                smoke_urls=smoke_urls(config),
                 smoke_attempts=pipeline.smoke_test.attempts,
                 smoke_interval_seconds=pipeline.smoke_test.interval_seconds,
                 notification_emails=pipeline.notification_emails,
@@ -93,16 +120,14 @@ class PipelineStack(PlatformStack):
                 if oidc and role_name
                 else None,
             ),
-            repository=service.repository,
-            cluster=service.cluster,
-            service=service.service,
-            service_container_name=CONTAINER_NAME,
-            service_task_definition=service.task_definition,
-            migration_task_definition=compute.migration.task_definition,
-            # The record lives in the Network stack; imported by name (same account/region).
-            release_parameter=ssm.StringParameter.from_string_parameter_name(
-                self, "ReleaseRecord", release_record.parameter_name
-            ),
+            services=services,
+            cluster=compute.cluster.cluster,
+            # The migration runs the new image of its service, when this pipeline builds it.
+            migration_service=migration if migration in built else None,
+            migration_task_definition=compute.migration.task_definition
+            if migration in built
+            else None,
+            static_bucket=edge.edge.static_bucket if static_files else None,
             distribution_id=edge.edge.distribution.distribution_id
             if pipeline.invalidation_paths
             else None,
@@ -115,3 +140,15 @@ class PipelineStack(PlatformStack):
                 value=self.pipeline.github_role.role_arn,
                 description="The role .github/workflows/deploy.yml assumes (OIDC)",
             )
+
+
+def smoke_urls(config: EnvironmentConfig) -> tuple[str, ...]:
+    """Every web service's health check through CloudFront: its first host, else the first
+    viewer name (path-routed services are reached on every name), and its health path."""
+    urls = (
+        f"https://{service.hosts[0] if service.hosts else config.viewer_names[0]}"
+        f"{service.health_check.path}"
+        for service in config.services.values()
+        if service.kind == "web"
+    )
+    return tuple(dict.fromkeys(urls))

@@ -66,8 +66,8 @@ class Server:
     script: Script
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
+@contextlib.contextmanager
+def serve() -> Iterator[Server]:
     script = Script()
     handler = type("ScriptedHandler", (Handler,), {"script": script})
     httpd = QuietServer(("127.0.0.1", 0), handler)
@@ -79,6 +79,19 @@ def server() -> Iterator[Server]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    with serve() as started:
+        yield started
+
+
+@pytest.fixture
+def second_server() -> Iterator[Server]:
+    """Another server with its own script, for tests with several URLs."""
+    with serve() as started:
+        yield started
 
 
 class Sleeps(list[float]):
@@ -93,6 +106,11 @@ def sleeps() -> Sleeps:
 
 def run(url: str, sleeps: Sleeps, *args: str) -> int:
     return smoke.main(["--url", url, *args], sleep=sleeps, opener=smoke.build_opener(proxies={}))
+
+
+def run_urls(urls: list[str], sleeps: Sleeps, *args: str) -> int:
+    url_args = [arg for url in urls for arg in ("--url", url)]
+    return smoke.main([*url_args, *args], sleep=sleeps, opener=smoke.build_opener(proxies={}))
 
 
 def test_200_first_time(server: Server, sleeps: Sleeps, capsys: pytest.CaptureFixture[str]) -> None:
@@ -206,3 +224,90 @@ def test_bad_arguments_exit_2(
     assert smoke.main(args, sleep=sleeps) == 2
     assert sleeps == []
     assert capsys.readouterr().err.startswith("smoke test not started: ")
+
+
+# --- several URLs -------------------------------------------------------------------------
+
+
+def test_two_urls_both_ok(
+    server: Server, second_server: Server, sleeps: Sleeps, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_urls([server.url, second_server.url], sleeps) == 0
+
+    assert server.script.requests == 1
+    assert second_server.script.requests == 1
+    assert sleeps == []
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.splitlines() == [
+        f"attempt 1/10: {server.url} -> HTTP 200 OK",
+        f"attempt 1/10: {second_server.url} -> HTTP 200 OK",
+    ]
+
+
+def test_two_urls_second_fails_exits_1(
+    server: Server, second_server: Server, sleeps: Sleeps, capsys: pytest.CaptureFixture[str]
+) -> None:
+    second_server.script.statuses = [500]
+
+    assert run_urls([server.url, second_server.url], sleeps, "--attempts", "3") == 1
+
+    assert server.script.requests == 1
+    assert second_server.script.requests == 3
+    assert sleeps == [15, 15]
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        f"attempt 1/3: {server.url} -> HTTP 200 OK",
+        f"attempt 1/3: {second_server.url} -> HTTP 500 Internal Server Error",
+        f"attempt 2/3: {second_server.url} -> HTTP 500 Internal Server Error",
+        f"attempt 3/3: {second_server.url} -> HTTP 500 Internal Server Error",
+    ]
+    assert captured.err == (
+        f"smoke test failed: no 2xx from {second_server.url} in 3 attempt(s); "
+        "last: HTTP 500 Internal Server Error\n"
+    )
+
+
+def test_each_url_gets_its_own_attempts(
+    server: Server, second_server: Server, sleeps: Sleeps, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.script.statuses = [503, 503, 200]
+    second_server.script.statuses = [503, 503, 200]
+
+    assert run_urls([server.url, second_server.url], sleeps, "--attempts", "3") == 0
+
+    assert server.script.requests == 3
+    assert second_server.script.requests == 3
+    assert sleeps == [15, 15, 15, 15]
+    assert capsys.readouterr().out.splitlines()[2:4] == [
+        f"attempt 3/3: {server.url} -> HTTP 200 OK",
+        f"attempt 1/3: {second_server.url} -> HTTP 503 Service Unavailable",
+    ]
+
+
+def test_first_url_fails_the_rest_are_not_requested(
+    server: Server, second_server: Server, sleeps: Sleeps, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.script.statuses = [302]
+
+    assert run_urls([server.url, second_server.url], sleeps) == 1
+
+    assert server.script.requests == 1
+    assert second_server.script.requests == 0
+    assert capsys.readouterr().err.startswith(f"smoke test failed: {server.url}: HTTP 302")
+
+
+def test_repeated_url_is_checked_once(server: Server, sleeps: Sleeps) -> None:
+    assert run_urls([server.url, server.url], sleeps) == 0
+    assert server.script.requests == 1
+
+
+def test_one_bad_url_among_several_exits_2_before_any_request(
+    server: Server, sleeps: Sleeps, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_urls([server.url, "ftp://example.com/health"], sleeps) == 2
+
+    assert server.script.requests == 0
+    assert capsys.readouterr().err == (
+        "smoke test not started: not an http(s) URL with a host: 'ftp://example.com/health'\n"
+    )

@@ -184,6 +184,12 @@ def _policy_document(resource: CfnResource) -> Any:
     return document
 
 
+def resource_finding(arn: str) -> str:
+    """The finding key of a wildcard resource for `acknowledge_wildcards`, resolved to
+    cdk-nag's rendering when validation runs (the ARN may hold tokens)."""
+    return f"Resource::{arn}"
+
+
 def finding_id(stack: Stack, key: str) -> str:
     """`Resource::<arn>` with the ARN rendered as cdk-nag does; action ids as they are."""
     prefix = "Resource::"

@@ -24,8 +24,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from l3_constructs.compliance import acknowledge, skip_checkov
+from l3_constructs.compliance import acknowledge
 from l3_constructs.shared import (
+    acknowledge_access_log_bucket,
     acknowledge_aws_custom_resource_function,
     encrypted_function_log_group,
     expiring_log_bucket,
@@ -262,17 +263,11 @@ class PlatformLoadBalancer(Construct):
     def _acknowledge_findings(self) -> None:
         props = self.props
         bucket = self.access_log_bucket
-        reason = (
-            "This bucket only receives the load balancer's access logs, which are themselves "
-            "access logs; logging access to it would need a further log bucket with the same gap."
-        )
-        acknowledge(bucket, ("AwsSolutions-S1", "NIST.800.53.R5-S3BucketLoggingEnabled"), reason)
-        skip_checkov(bucket, "CKV_AWS_18", reason)
-        acknowledge(
+        acknowledge_access_log_bucket(
             bucket,
-            "NIST.800.53.R5-S3DefaultEncryptionKMS",
-            "Elastic Load Balancing delivers access logs only to buckets encrypted with SSE-S3 "
-            "(S3-managed keys); a KMS default key would make every log delivery fail.",
+            receives="the load balancer's access logs",
+            sse_s3="Elastic Load Balancing delivers access logs only to buckets encrypted with "
+            "SSE-S3 (S3-managed keys); a KMS default key would make every log delivery fail.",
         )
         acknowledge(
             bucket,

@@ -14,7 +14,7 @@ run `cdk deploy` through the account's CDK bootstrap roles.
 Knows nothing of environments: every choice arrives in `PipelineProps`. Split along its
 seams: the inputs and their validation in `pipeline_props`, the steps' CodeBuild projects and
 roles in `pipeline_steps`, their buildspecs and IAM statements in `pipeline_specs`, the
-wildcard acknowledgments in `pipeline_nag`.
+wildcard acknowledgments through `compliance.acknowledge_wildcards`.
 """
 
 from __future__ import annotations
@@ -36,9 +36,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from l3_constructs.compliance import acknowledge, skip_checkov
+from l3_constructs.compliance import (
+    acknowledge,
+    acknowledge_wildcards,
+    resource_finding,
+    skip_checkov,
+)
 from l3_constructs.limits import CLOUDFRONT_REGION
-from l3_constructs.pipeline_nag import AcknowledgeWildcards, resource_finding
 from l3_constructs.pipeline_props import (
     ApprovalSettings,
     BuildSettings,
@@ -460,7 +464,7 @@ class PlatformPipeline(Construct):
         shared = self._shared_explanations()
         for role in roles:
             explained = {**shared, **self._steps.explanations.get(role.node.path, {})}
-            self.node.add_validation(AcknowledgeWildcards(role, explained))
+            acknowledge_wildcards(role, explained)
             acknowledge(
                 role,
                 "NIST.800.53.R5-IAMNoInlinePolicy",

@@ -23,8 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from l3_constructs.compliance import acknowledge
-from l3_constructs.pipeline_nag import resource_finding
+from l3_constructs.compliance import acknowledge, resource_finding
 from l3_constructs.pipeline_props import PipelineProps, ReleasedService
 from l3_constructs.pipeline_specs import (
     PUBLISHED_AT,

@@ -26,7 +26,11 @@ from constructs import Construct
 
 from l3_constructs.compliance import acknowledge, acknowledge_wildcards, skip_checkov
 from l3_constructs.limits import ONE_YEAR_SECONDS
-from l3_constructs.shared import encrypted_function_log_group, expiring_log_bucket
+from l3_constructs.shared import (
+    encrypted_function_log_group,
+    expiring_log_bucket,
+    private_bucket,
+)
 
 #: Set by `scripts.publish_static` on files no release uses any more (kept in step with it:
 #: tests/pipeline/test_publish_static.py checks both name the same tag).
@@ -62,15 +66,9 @@ def static_bucket(
         removal_policy=RemovalPolicy.RETAIN,
     )
     destroy = removal == "destroy"
-    bucket = s3.Bucket(
+    bucket = private_bucket(
         scope,
         "StaticBucket",
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        minimum_tls_version=1.2,
-        versioned=True,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         lifecycle_rules=[
             s3.LifecycleRule(
                 noncurrent_version_expiration=Duration.days(noncurrent_version_days),

@@ -21,8 +21,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from l3_constructs.compliance import acknowledge, acknowledge_wildcards, finding_id, skip_checkov
-from l3_constructs.shared import expiring_log_bucket
+from l3_constructs.compliance import acknowledge, acknowledge_wildcards, finding_id
+from l3_constructs.shared import (
+    acknowledge_access_log_bucket,
+    expiring_log_bucket,
+    private_bucket,
+)
 
 
 @dataclass(frozen=True)
@@ -65,17 +69,10 @@ class PlatformStorage(Construct):
             retention_days=props.access_log_retention_days,
             removal_policy=removal,
         )
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     noncurrent_version_expiration=Duration.days(props.noncurrent_version_days),
@@ -97,7 +94,6 @@ class PlatformStorage(Construct):
             server_access_logs_bucket=self.access_log_bucket,
             server_access_logs_prefix="Bucket/",
             removal_policy=removal,
-            auto_delete_objects=False,
         )
         self._acknowledge_findings()
 
@@ -127,17 +123,11 @@ class PlatformStorage(Construct):
 
     def _acknowledge_findings(self) -> None:
         bucket = self.access_log_bucket
-        reason = (
-            "This bucket only receives the storage bucket's server access logs, which are "
-            "themselves access logs; logging access to it would need a further log bucket."
-        )
-        acknowledge(bucket, ("AwsSolutions-S1", "NIST.800.53.R5-S3BucketLoggingEnabled"), reason)
-        skip_checkov(bucket, "CKV_AWS_18", reason)
-        acknowledge(
+        acknowledge_access_log_bucket(
             bucket,
-            "NIST.800.53.R5-S3DefaultEncryptionKMS",
-            "S3 server access logs are delivered only to buckets encrypted with SSE-S3; a KMS "
-            "default key would make every log delivery fail.",
+            receives="the storage bucket's server access logs",
+            sse_s3="S3 server access logs are delivered only to buckets encrypted with SSE-S3; "
+            "a KMS default key would make every log delivery fail.",
         )
         for target in (bucket, self.bucket):
             acknowledge(

@@ -61,7 +61,7 @@ MAX_TIMEOUT_MINUTES = 55
 #: "Operation timed out" (rather than CloudFormation's) is what the deployment reports.
 _SERVICE_TIMEOUT_MARGIN_SECONDS = 300
 
-#: Stack output keys read by `scripts/migrate.py` (its OUTPUT_KEYS).
+#: Stack output keys read by `release_tools/migrate.py` (its OUTPUT_KEYS).
 OUTPUT_CLUSTER = "MigrationClusterName"
 OUTPUT_TASK_DEFINITION = "MigrationTaskDefinitionArn"
 OUTPUT_SUBNETS = "MigrationSubnetIds"
@@ -119,7 +119,7 @@ class PlatformMigration(Construct):
     The task's security group allows only HTTPS out (ECR, S3 image layers, CloudWatch Logs,
     Secrets Manager, through NAT, public IPs or VPC endpoints); the database's
     ``allow_connections_from(migration.security_group, ...)`` adds the egress rule to the
-    database port. Adds the stack outputs `scripts/migrate.py` reads, under fixed logical
+    database port. Adds the stack outputs `release_tools/migrate.py` reads, under fixed logical
     ids, so a stack holds at most one PlatformMigration.
     """
 
@@ -252,7 +252,7 @@ class PlatformMigration(Construct):
         )
         self.resource.node.add_dependency(self.task_definition)
 
-        # --- What the operator CLI (scripts/migrate.py) reads ---------------------------------
+        # --- What the operator CLI (release_tools/migrate.py) reads ------------------------
         self._output(OUTPUT_CLUSTER, cluster.cluster_name, "ECS cluster of the migration task")
         self._output(
             OUTPUT_TASK_DEFINITION,

@@ -131,9 +131,9 @@ class PipelineProps:
     #: The moving tag every build also pushes, e.g. "prod-latest" (exempt from the
     #: repositories' tag immutability).
     latest_tag: str
-    #: The stack whose outputs `scripts.migrate` reads the migration task from.
+    #: The stack whose outputs `release_tools.migrate` reads the migration task from.
     compute_stack_name: str
-    #: What `scripts.migrate --stage` is given (the stack name above is what it uses).
+    #: What `release_tools.migrate --stage` is given (the stack name above is what it uses).
     stage_label: str
     #: The URLs the Smoke step GETs, in order, until each answers 2xx (may be tokens).
     smoke_urls: tuple[str, ...]

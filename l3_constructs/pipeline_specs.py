@@ -30,7 +30,7 @@ STATIC_ARTIFACT = "Static"
 STATIC_WORKDIR = ".pipeline-static"
 #: The Publish step's exported variable: when its upload began (UTC, ISO 8601).
 PUBLISHED_AT = "PUBLISHED_AT"
-#: `scripts.smoke --timeout`: seconds one request may take.
+#: `release_tools.smoke --timeout`: seconds one request may take.
 SMOKE_REQUEST_TIMEOUT_SECONDS = 10
 
 
@@ -165,7 +165,7 @@ def static_command(static: StaticFiles, *, built: bool) -> str:
 def script_spec(
     commands: Iterable[str], *, exported_variables: Sequence[str] = ()
 ) -> codebuild.BuildSpec:
-    """A step running `scripts.*` modules from the source artifact."""
+    """A step running `release_tools.*` modules from the source artifact."""
     env: dict[str, Any] = {"shell": "bash"}
     if exported_variables:
         env["exported-variables"] = list(exported_variables)
@@ -187,7 +187,7 @@ def script_spec(
 def publish_commands(
     phase: Literal["upload", "retire"], static_files: Sequence[StaticFiles], region: str
 ) -> list[str]:
-    """`scripts.publish_static --phase <phase>` for every service's static files, from the
+    """`release_tools.publish_static --phase <phase>` for every service's static files, from the
     `Static` artifact, into the bucket named by `$STATIC_BUCKET`."""
     commands = []
     if phase == "upload":
@@ -195,7 +195,7 @@ def publish_commands(
         commands.append(f'export {PUBLISHED_AT}="$(date -u +%Y-%m-%dT%H:%M:%SZ)"')
     for static in static_files:
         command = (
-            f'python3 -m scripts.publish_static --phase {phase} --bucket "$STATIC_BUCKET" '
+            f'python3 -m release_tools.publish_static --phase {phase} --bucket "$STATIC_BUCKET" '
             f"--region {shlex.quote(region)} --prefix {shlex.quote(static.prefix)} "
             f'--directory "$CODEBUILD_SRC_DIR_{STATIC_ARTIFACT}/{static.service}"'
         )
@@ -208,7 +208,7 @@ def publish_commands(
 def smoke_command(urls: Sequence[str], attempts: int, interval: int) -> str:
     flags = " ".join(f"--url {shlex.quote(url)}" for url in urls)
     return (
-        f"python3 -m scripts.smoke {flags} --attempts {attempts} --interval {interval} "
+        f"python3 -m release_tools.smoke {flags} --attempts {attempts} --interval {interval} "
         f"--timeout {SMOKE_REQUEST_TIMEOUT_SECONDS}"
     )
 
@@ -263,7 +263,7 @@ def static_objects(bucket_arn: str, static_files: Sequence[StaticFiles]) -> list
 def static_statements(
     phase: Literal["upload", "retire"], bucket_arn: str, static_files: Sequence[StaticFiles]
 ) -> list[iam.PolicyStatement]:
-    """Exactly what `scripts.publish_static --phase <phase>` calls: upload, PutObject;
+    """Exactly what `release_tools.publish_static --phase <phase>` calls: upload, PutObject;
     retire, ListObjectsV2 of the prefix, HeadObject and a tagged CopyObject onto itself."""
     objects = static_objects(bucket_arn, static_files)
     if phase == "upload":

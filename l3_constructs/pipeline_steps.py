@@ -57,7 +57,7 @@ _SCRIPT_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 _CODEBUILD_MIN_TIMEOUT, _CODEBUILD_MAX_TIMEOUT = 5, 2160
 #: Minutes a script step gets beyond its own deadline (start-up, pip install, clean-up).
 _STEP_MARGIN_MINUTES = 10
-#: `scripts.publish_static` per service: uploads, or a listing and self-copies.
+#: `release_tools.publish_static` per service: uploads, or a listing and self-copies.
 _PUBLISH_MINUTES = 20
 
 
@@ -204,7 +204,7 @@ class StepProjects:
         self, phase: Literal["upload", "retire"], bucket: BucketRef
     ) -> codebuild.PipelineProject:
         """Publish (`upload`: put the release's files) or Retire (`retire`: mark the files
-        under each prefix that this release does not use), with `scripts.publish_static`."""
+        under each prefix that this release does not use), with `release_tools.publish_static`."""
         props = self._props
         upload = phase == "upload"
         project = self.project(
@@ -251,7 +251,8 @@ class StepProjects:
             description=f"Runs the database migration task with {service.name}'s new image",
             build_spec=script_spec(
                 [
-                    'python3 -m scripts.migrate --stage "$STAGE" --stack-name "$COMPUTE_STACK" '
+                    'python3 -m release_tools.migrate --stage "$STAGE" '
+                    '--stack-name "$COMPUTE_STACK" '
                     f'--image "$REPOSITORY_URI:$IMAGE_TAG" --timeout {seconds}'
                 ]
             ),
@@ -318,7 +319,7 @@ class StepProjects:
             description=f"Releases the new image to the service {service.name} and records its tag",
             build_spec=script_spec(
                 [
-                    'python3 -m scripts.release --cluster "$CLUSTER" --service "$SERVICE" '
+                    'python3 -m release_tools.release --cluster "$CLUSTER" --service "$SERVICE" '
                     '--container "$CONTAINER" --repository-uri "$REPOSITORY_URI" '
                     f'--tag "$IMAGE_TAG" --parameter "$RELEASE_PARAMETER" --timeout {seconds}'
                 ]
@@ -365,10 +366,13 @@ class StepProjects:
             INVALIDATE,
             description="Invalidates the released pages in CloudFront",
             build_spec=script_spec(
-                [f'python3 -m scripts.invalidate --distribution-id "$DISTRIBUTION_ID" {paths}']
+                [
+                    "python3 -m release_tools.invalidate "
+                    f'--distribution-id "$DISTRIBUTION_ID" {paths}'
+                ]
             ),
             variables={"DISTRIBUTION_ID": distribution_id},
-            # scripts.invalidate waits up to 15 minutes by default.
+            # release_tools.invalidate waits up to 15 minutes by default.
             timeout_minutes=15 + _STEP_MARGIN_MINUTES,
         )
         role_of(project).add_to_principal_policy(

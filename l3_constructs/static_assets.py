@@ -2,7 +2,7 @@
 
 Content-hashed files (Next.js `/_next/static/*`) never change under one name, so a release
 only adds files; it never deletes any, and tasks (and open browser tabs) of the previous
-release keep finding theirs. The pipeline's publish step (`scripts.publish_static`) marks
+release keep finding theirs. The pipeline's publish step (`release_tools.publish_static`) marks
 files that no release uses any more with the tag `static-generation=superseded` (copying
 each onto itself, so its age starts then); a lifecycle rule expires them after
 `superseded_days`. Without a pipeline, `cdk deploy` uploads a configured directory with a
@@ -32,7 +32,7 @@ from l3_constructs.shared import (
     private_bucket,
 )
 
-#: Set by `scripts.publish_static` on files no release uses any more (kept in step with it:
+#: Set by `release_tools.publish_static` on files no release uses any more (kept in step with it:
 #: tests/pipeline/test_publish_static.py checks both name the same tag).
 SUPERSEDED_TAG_KEY = "static-generation"
 SUPERSEDED_TAG_VALUE = "superseded"

@@ -11,7 +11,7 @@ import pytest
 
 from config.models import EnvironmentConfig
 from config.services import rule_priority, url_variable
-from scripts import migrate
+from release_tools import migrate
 from stacks.compute_stack import LEGACY_IDS, VIEWER_HOST_HEADER
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import only, props, ref_id, resources

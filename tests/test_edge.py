@@ -14,7 +14,7 @@ from l3_constructs.static_assets import (
     SUPERSEDED_TAG_KEY,
     SUPERSEDED_TAG_VALUE,
 )
-from scripts import publish_static
+from release_tools import publish_static
 from stacks.compute_stack import VIEWER_HOST_HEADER
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import only, props, ref_id, resources

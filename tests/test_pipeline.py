@@ -429,7 +429,7 @@ def test_publish_uploads_every_prefix_from_the_static_artifact(synth: Synth, sta
     assert _origin(synth, stage, _env(project)["STATIC_BUCKET"]) == _static_bucket(synth, stage)
     assert _buildspec(project)["env"]["exported-variables"] == ["PUBLISHED_AT"]
     commands = _commands(project)
-    runs = [c for c in commands if "scripts.publish_static" in c]
+    runs = [c for c in commands if "release_tools.publish_static" in c]
     assert len(runs) == len(_static(config))
     for name, service in _static(config).items():
         assert service.static is not None
@@ -509,7 +509,7 @@ def test_retire_marks_superseded_files_only_once_the_release_is_deployed(
     assert _action_env(action)["PUBLISHED_AT"] == "#{Publish.PUBLISHED_AT}"
     project = _project(template, "Retire")
     assert _origin(synth, stage, _env(project)["STATIC_BUCKET"]) == _static_bucket(synth, stage)
-    runs = [c for c in _commands(project) if "scripts.publish_static" in c]
+    runs = [c for c in _commands(project) if "release_tools.publish_static" in c]
     assert len(runs) == len(_static(config))
     for name, service in _static(config).items():
         assert service.static is not None
@@ -640,7 +640,7 @@ def test_migrate_runs_the_shared_runner_with_the_new_image(synth: Synth, stage: 
     config, _ = _config(synth, stage)
     project = _project(_t(synth, stage), "Migrate")
     commands = _commands(project)
-    (run,) = [c for c in commands if "scripts.migrate" in c]
+    (run,) = [c for c in commands if "release_tools.migrate" in c]
     assert '--stack-name "$COMPUTE_STACK"' in run
     assert '--image "$REPOSITORY_URI:$IMAGE_TAG"' in run
     assert f"--timeout {config.migration.timeout_minutes * 60}" in run
@@ -717,7 +717,7 @@ def test_deploy_runs_the_release_script_and_records_the_tag(synth: Synth, stage:
     compute = _compute_services(synth, stage)
     for name in _built(config):
         project = _project(template, f"Deploy-{name}")
-        (run,) = [c for c in _commands(project) if "scripts.release" in c]
+        (run,) = [c for c in _commands(project) if "release_tools.release" in c]
         for flag in ("--cluster", "--service", "--container", "--repository-uri", "--tag"):
             assert flag in run
         env = _env(project)
@@ -753,7 +753,7 @@ def test_invalidation(synth: Synth, stage: str) -> None:
     _, pipeline = _config(synth, stage)
     template = _t(synth, stage)
     invalidate = _project(template, "Invalidate")
-    (run,) = [c for c in _commands(invalidate) if "scripts.invalidate" in c]
+    (run,) = [c for c in _commands(invalidate) if "release_tools.invalidate" in c]
     for path in pipeline.invalidation_paths:
         assert f"--path '{path}'" in run or f'--path "{path}"' in run or f"--path {path}" in run
     distribution = _env(invalidate)["DISTRIBUTION_ID"]["Fn::GetStackOutput"]
@@ -772,13 +772,13 @@ def test_smoke_test_gets_every_web_route(synth: Synth, stage: str) -> None:
     config, pipeline = _config(synth, stage)
     template = _t(synth, stage)
     smoke = _project(template, "Smoke")
-    (run,) = [c for c in _commands(smoke) if "scripts.smoke" in c]
+    (run,) = [c for c in _commands(smoke) if "release_tools.smoke" in c]
     urls = _smoke_urls(config)
     web = [n for n, s in config.services.items() if s.kind == "web"]
     assert len(web) > 1 or stage not in SHIPPED_STAGES  # shipped: web and api routes
     for name in web:
         assert config.services[name].health_check.path in run, name
-    assert run.startswith("python3 -m scripts.smoke " + " ".join(f"--url {u}" for u in urls))
+    assert run.startswith("python3 -m release_tools.smoke " + " ".join(f"--url {u}" for u in urls))
     attempts, interval = pipeline.smoke_test.attempts, pipeline.smoke_test.interval_seconds
     assert f"--attempts {attempts} --interval {interval}" in run
     # Long enough for every URL's every attempt, and a margin.

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from config.loader import load_environments
-from scripts import deploy_role
+from release_tools import deploy_role
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"

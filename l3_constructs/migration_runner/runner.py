@@ -1,7 +1,7 @@
 """Run a one-shot database-migration task on ECS Fargate and report whether it succeeded.
 
 Pure boto3 core shared by the CloudFormation custom-resource Lambda (``handler.py``) and the
-operator CLI (``scripts/migrate.py``). It is bundled alone as Lambda code, so it must only
+operator CLI (``release_tools/migrate.py``). It is bundled alone as Lambda code, so it must only
 import the standard library (the ECS client is passed in by the caller).
 """
 

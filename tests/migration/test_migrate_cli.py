@@ -1,4 +1,4 @@
-"""Tests for the operator CLI ``python -m scripts.migrate``."""
+"""Tests for the operator CLI ``python -m release_tools.migrate``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 from botocore.stub import Stubber  # type: ignore[import-untyped]
 
-from scripts import migrate
+from release_tools import migrate
 from tests.migration.responses import (
     CLUSTER,
     TASK_ARN,

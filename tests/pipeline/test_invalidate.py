@@ -1,4 +1,4 @@
-"""Tests for ``python -m scripts.invalidate``."""
+"""Tests for ``python -m release_tools.invalidate``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber  # type: ignore[import-untyped]
 
-from scripts import invalidate
+from release_tools import invalidate
 from tests.pipeline.conftest import FakeTime
 
 DISTRIBUTION = "E2QWRUHAPOMQZL"

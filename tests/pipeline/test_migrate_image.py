@@ -1,4 +1,5 @@
-"""Tests for ``python -m scripts.migrate --image``: migrate with the image about to be released."""
+"""Tests for ``python -m release_tools.migrate --image``: migrate with the image about to be
+released."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber  # type: ignore[import-untyped]
 
-from scripts import migrate
+from release_tools import migrate
 from tests.migration.responses import (
     CLUSTER,
     TASK_ARN,

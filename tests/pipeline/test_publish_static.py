@@ -1,4 +1,4 @@
-"""Tests for ``python -m scripts.publish_static`` against moto's in-memory S3."""
+"""Tests for ``python -m release_tools.publish_static`` against moto's in-memory S3."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from botocore.stub import Stubber  # type: ignore[import-untyped]
 from moto import mock_aws
 
-from scripts import publish_static
+from release_tools import publish_static
 from tests.pipeline.conftest import REGION
 
 BUCKET = "prod-static-123456789012"
@@ -645,7 +645,7 @@ def test_exported_constants() -> None:
 def test_constants_import_without_boto3() -> None:
     """The CDK app (no boto3 in requirements.txt) imports the constants for its lifecycle rule."""
     code = (
-        "import sys; from scripts.publish_static import SUPERSEDED_TAG_KEY; "
+        "import sys; from release_tools.publish_static import SUPERSEDED_TAG_KEY; "
         "print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
     )
     result = subprocess.run(

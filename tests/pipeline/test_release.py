@@ -1,4 +1,4 @@
-"""Tests for the pipeline's Deploy step ``python -m scripts.release``."""
+"""Tests for the pipeline's Deploy step ``python -m release_tools.release``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 from botocore.stub import Stubber  # type: ignore[import-untyped]
 
-from scripts import release
+from release_tools import release
 from tests.pipeline.conftest import FakeTime
 from tests.pipeline.responses import (
     CLUSTER,

@@ -1,4 +1,4 @@
-"""Tests for ``python -m scripts.smoke`` against a local HTTP server on 127.0.0.1."""
+"""Tests for ``python -m release_tools.smoke`` against a local HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from scripts import smoke
+from release_tools import smoke
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Tests for scripts.task_definitions (pure: no AWS client involved)."""
+"""Tests for release_tools.task_definitions (pure: no AWS client involved)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from l3_constructs.limits import UNRELEASED
-from scripts.task_definitions import (
+from release_tools.task_definitions import (
     REGISTER_FIELDS,
     ReleaseError,
     register_kwargs_with_image,

@@ -1,6 +1,6 @@
 """Publish a build's static files (e.g. Next.js ``/_next/static``) to the static bucket.
 
-Usage: python -m scripts.publish_static --bucket B --prefix _next/static --directory DIR
+Usage: python -m release_tools.publish_static --bucket B --prefix _next/static --directory DIR
                                         [--phase upload|retire|all] [--keep-since TIME]
                                         [--region R] [--max-age 31536000]
 
@@ -110,7 +110,7 @@ def _say(message: str) -> None:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.publish_static",
+        prog="python -m release_tools.publish_static",
         description="Upload static files to S3 and mark the previous release's as superseded.",
     )
     parser.add_argument("--bucket", required=True, help="static bucket name")

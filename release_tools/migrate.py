@@ -1,6 +1,6 @@
 """Run the database migration task for a stage and wait for it to finish.
 
-Usage: python -m scripts.migrate --stage Prod [--region R] [--timeout S] [--poll S]
+Usage: python -m release_tools.migrate --stage Prod [--region R] [--timeout S] [--poll S]
                                  [--stack-name NAME] [--image URI]
 
 Everything else (cluster, task definition, network) comes from the outputs of the stage's
@@ -25,7 +25,11 @@ import boto3  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from l3_constructs.migration_runner.runner import MigrationError, MigrationTask, run_migration
-from scripts.task_definitions import ReleaseError, register_kwargs_with_image, validate_image_uri
+from release_tools.task_definitions import (
+    ReleaseError,
+    register_kwargs_with_image,
+    validate_image_uri,
+)
 
 EXIT_OK = 0
 EXIT_MIGRATION_FAILED = 1
@@ -47,7 +51,7 @@ class ConfigError(Exception):
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.migrate", description="Run the database migration ECS task."
+        prog="python -m release_tools.migrate", description="Run the database migration ECS task."
     )
     parser.add_argument("--stage", required=True, help="stage name, e.g. Prod")
     parser.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")

@@ -2,7 +2,8 @@
 
 Pure functions (no boto3): the caller passes a ``describe_task_definition`` response (called
 with ``include=["TAGS"]``) and sends the returned kwargs to ``register_task_definition``.
-Used by ``scripts.release`` (the pipeline's Deploy step) and ``scripts.migrate --image``.
+Used by ``release_tools.release`` (the pipeline's Deploy step) and
+``release_tools.migrate --image``.
 """
 
 from __future__ import annotations

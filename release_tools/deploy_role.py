@@ -1,6 +1,6 @@
 """Print the GitHub Actions deploy role of a stage, for `.github/workflows/deploy.yml`.
 
-Usage: python -m scripts.deploy_role --stage Prod
+Usage: python -m release_tools.deploy_role --stage Prod
 
 Prints `role_arn=arn:aws:iam::<account>:role/<name>` and `region=<region>` (lines for
 $GITHUB_OUTPUT), read from the validated config: the role the stage's Pipeline stack creates
@@ -17,7 +17,9 @@ from config.loader import ConfigError, load_environments
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.deploy_role", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m release_tools.deploy_role", description=__doc__
+    )
     parser.add_argument("--stage", required=True, help="stage name, e.g. Prod")
     args = parser.parse_args(argv)
     try:

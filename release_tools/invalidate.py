@@ -1,6 +1,6 @@
 """Invalidate paths in a CloudFront distribution and wait until the invalidation completes.
 
-Usage: python -m scripts.invalidate --distribution-id ID --path / [--path /x ...]
+Usage: python -m release_tools.invalidate --distribution-id ID --path / [--path /x ...]
                                     [--reference REF] [--region R] [--timeout 900] [--poll 20]
 
 The caller reference (which makes a retried request idempotent) is ``--reference``, else the
@@ -37,7 +37,7 @@ def _say(message: str) -> None:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.invalidate",
+        prog="python -m release_tools.invalidate",
         description="Create a CloudFront invalidation and wait for it to complete.",
     )
     parser.add_argument("--distribution-id", required=True, help="CloudFront distribution ID")

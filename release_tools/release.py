@@ -1,6 +1,6 @@
 """Release an image tag to an ECS service, then record it in the stage's release parameter.
 
-Usage: python -m scripts.release --cluster C --service S --container app
+Usage: python -m release_tools.release --cluster C --service S --container app
                                  --repository-uri URI --tag TAG --parameter NAME
                                  [--region R] [--timeout 1800] [--poll 15]
 
@@ -28,7 +28,11 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
-from scripts.task_definitions import ReleaseError, register_kwargs_with_image, validate_image_tag
+from release_tools.task_definitions import (
+    ReleaseError,
+    register_kwargs_with_image,
+    validate_image_tag,
+)
 
 EXIT_OK = 0
 EXIT_RELEASE_FAILED = 1
@@ -49,7 +53,7 @@ def _say(message: str) -> None:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.release",
+        prog="python -m release_tools.release",
         description="Deploy an image tag to an ECS service and record it in SSM.",
     )
     parser.add_argument("--cluster", required=True, help="ECS cluster name or ARN")

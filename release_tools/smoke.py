@@ -1,6 +1,6 @@
 """Smoke-test a deployed stage: GET health URLs until each answers 2xx or attempts run out.
 
-Usage: python -m scripts.smoke --url https://app.example.com/api/health [--url URL ...]
+Usage: python -m release_tools.smoke --url https://app.example.com/api/health [--url URL ...]
                                [--attempts 10] [--interval 15] [--timeout 10]
 
 ``--url`` may be given several times: the URLs are checked in order (a repeated one once),
@@ -61,7 +61,7 @@ def build_opener(proxies: Mapping[str, str] | None = None) -> urllib.request.Ope
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.smoke", description="GET health URLs until each answers 2xx."
+        prog="python -m release_tools.smoke", description="GET health URLs until each answers 2xx."
     )
     parser.add_argument(
         "--url",

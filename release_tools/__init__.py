@@ -1,0 +1,7 @@
+"""Release tooling: the commands a release runs in CodeBuild (and GitHub Actions) against a
+deployed environment: `migrate` (the one-shot migration task), `publish_static` (static
+files to the CloudFront bucket), `release` (a service's new image, then its release record),
+`invalidate` (CloudFront), `smoke` (GET each web route until 2xx) and `deploy_role` (the
+GitHub Actions role of a stage). Product code, apart from the developer scripts in
+`scripts/` (bench, schema, compliance reports); each runs as `python3 -m release_tools.<name>`
+with boto3 only (requirements-pipeline.txt)."""

@@ -27,7 +27,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from l3_constructs.compliance import acknowledge, skip_checkov
-from l3_constructs.service import DecryptGrant
+from l3_constructs.workload import DecryptGrant
 
 #: A complete secret ARN ends in the six characters Secrets Manager appends to the name.
 _COMPLETE_ARN_RE = re.compile(r"^arn:[^:]+:secretsmanager:[^:]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$")

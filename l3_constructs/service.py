@@ -8,60 +8,29 @@ Knows nothing of environments: every choice arrives in `ServiceProps`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal, cast
 
 from aws_cdk import (
-    CfnCondition,
     CfnElement,
-    CfnParameter,
     Duration,
-    Fn,
-    RemovalPolicy,
     Stack,
     Token,
 )
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr as ecr
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
-from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
 from l3_constructs.cluster import PlatformCluster
-from l3_constructs.compliance import acknowledge, skip_checkov
-from l3_constructs.limits import UNRELEASED
+from l3_constructs.compliance import acknowledge
 from l3_constructs.load_balancer import PlatformLoadBalancer
-from l3_constructs.retention import retention_days
-from l3_constructs.shared import (
-    Architecture,
-    fargate_task_definition,
-    https_egress_security_group,
-)
-
-CONTAINER_NAME = "app"
-XRAY_CONTAINER_NAME = "xray-daemon"
-
-#: The platform a Docker asset is built for must match the tasks' architecture.
-_ASSET_PLATFORMS: dict[Architecture, Platform] = {
-    "X86_64": Platform.LINUX_AMD64,
-    "ARM64": Platform.LINUX_ARM64,
-}
-
-
-@dataclass(frozen=True)
-class ImageSource:
-    kind: Literal["asset", "ecr"] = "asset"
-    #: asset: a directory with a Dockerfile (built and published by `cdk deploy`).
-    directory: str | None = None
-    #: ecr: an existing repository's name and the (immutable) tag to run.
-    repository_name: str | None = None
-    tag: str | None = None
+from l3_constructs.shared import https_egress_security_group
+from l3_constructs.workload import CONTAINER_NAME, TaskProps, build_task, validate_task
 
 
 @dataclass(frozen=True)
@@ -84,38 +53,19 @@ class WebRoute:
 
 
 @dataclass(frozen=True)
-class ContainerHealthCheck:
-    """ECS's check inside the container: one string runs as CMD-SHELL, several as CMD."""
+class BacklogScaling:
+    """A worker's scaling on its queue: target tracking on visible messages per running
+    task (metric math), from `min_count` (0: none while idle) to `max_count`."""
 
-    command: tuple[str, ...]
-    interval_seconds: int = 30
-    timeout_seconds: int = 5
-    retries: int = 3
-    start_period_seconds: int = 0
-
-
-@dataclass(frozen=True)
-class DecryptGrant:
-    """A customer-managed key that encrypts one of the service's secrets: the execution
-    role may decrypt with it only through `via_service` (`secretsmanager` or `ssm`)."""
-
-    key_arn: str
-    via_service: Literal["secretsmanager", "ssm"]
+    #: The queue's ApproximateNumberOfMessagesVisible.
+    visible_messages: cloudwatch.IMetric
+    backlog_per_task: int = 10
 
 
 @dataclass(frozen=True)
-class ServiceProps:
-    #: The service's name: its ECS service name suffix and its Service Connect name.
-    name: str
-    image: ImageSource
-    cpu: int = 256
-    memory_mib: int = 512
-    architecture: Architecture = "ARM64"
-    port: int = 8080
-    #: The server command; None runs the image's default.
-    command: tuple[str, ...] | None = None
-    #: Plain environment variables (values may be CDK tokens); secrets go in `secrets`.
-    environment: Mapping[str, str] = field(default_factory=dict)
+class ServiceProps(TaskProps):
+    """A service: its task (`TaskProps`), how many run, how they deploy and are reached."""
+
     desired_count: int = 1
     min_count: int = 1
     max_count: int = 2
@@ -129,30 +79,17 @@ class ServiceProps:
     deployment_strategy: Literal["rolling", "blue_green"] = "rolling"
     #: blue_green: how long both revisions run after production traffic has moved.
     bake_time_minutes: int = 5
-    #: A web service's listener rule; None: no load balancer (a backend).
+    #: A web service's listener rule; None: no load balancer (a backend, a worker).
     route: WebRoute | None = None
-    container_health_check: ContainerHealthCheck | None = None
-    log_retention_days: int = 30
     enable_execute_command: bool = False
-    ecr_keep_images: int = 30
     #: True when tasks run in public subnets (no NAT) and need a public IP to reach AWS APIs.
     assign_public_ip: bool = False
     #: Offer the service to the namespace as http://<name>:<port> (Service Connect).
     service_connect_server: bool = False
     #: Call other services through Service Connect (a client-only proxy).
     service_connect_client: bool = False
-    #: An SSM parameter (`ReleaseRecord`) naming the tag of `repository` to run, resolved
-    #: at every deployment; while it holds `UNRELEASED`, `image` runs. None: `image` always.
-    release_parameter_name: str | None = None
-    #: Tags of `repository` that may move (e.g. a pipeline's `prod-latest`); others are
-    #: immutable.
-    mutable_tags: tuple[str, ...] = ()
-    #: AWS X-Ray: a daemon sidecar the app sends segments to (AWS_XRAY_DAEMON_ADDRESS) and
-    #: the task role's grant to upload them.
-    tracing: bool = False
-    xray_daemon_image: str = "public.ecr.aws/xray/aws-xray-daemon:3.x"
-    #: Keys of customer-managed-key secrets, decrypted only through their service.
-    decrypt_grants: tuple[DecryptGrant, ...] = ()
+    #: A worker: scale on its queue's backlog instead of CPU and memory.
+    backlog_scaling: BacklogScaling | None = None
 
 
 class PlatformService(Construct):
@@ -185,69 +122,11 @@ class PlatformService(Construct):
         self.name = props.name
         self.props = props
         self._cluster = cluster
-        key = cluster.key
-        self.repository = ecr.Repository(
-            self,
-            "Repository",
-            image_scan_on_push=True,
-            image_tag_mutability=ecr.TagMutability.IMMUTABLE_WITH_EXCLUSION
-            if props.mutable_tags
-            else ecr.TagMutability.IMMUTABLE,
-            image_tag_mutability_exclusion_filters=[
-                ecr.ImageTagMutabilityExclusionFilter.wildcard(tag) for tag in props.mutable_tags
-            ]
-            or None,
-            encryption=ecr.RepositoryEncryption.KMS,
-            encryption_key=key,
-            lifecycle_rules=[
-                ecr.LifecycleRule(
-                    description=f"Keep the last {props.ecr_keep_images} images",
-                    max_image_count=props.ecr_keep_images,
-                )
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.log_group = logs.LogGroup(
-            self,
-            "LogGroup",
-            encryption_key=key,
-            retention=retention_days(props.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        configured = _image(self, props)
-        self.image, self.image_id = configured.image, configured.image_id
-        if props.release_parameter_name:
-            self.image, self.image_id = self._released_image(
-                props.release_parameter_name, configured
-            )
-        self.task_definition = fargate_task_definition(
-            self,
-            "TaskDefinition",
-            cpu=props.cpu,
-            memory_mib=props.memory_mib,
-            architecture=props.architecture,
-        )
-        # Adding the secrets lets the execution role read exactly these secrets; the image
-        # lets it pull exactly this image.
-        self.container = self.task_definition.add_container(
-            CONTAINER_NAME,
-            image=self.image,
-            command=list(props.command) if props.command else None,
-            port_mappings=[
-                ecs.PortMapping(
-                    container_port=props.port,
-                    name=props.name,
-                    app_protocol=cast("ecs.AppProtocol", ecs.AppProtocol.http),
-                )
-            ],
-            logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
-            environment={"PORT": str(props.port), **props.environment},
-            secrets=dict(secrets),
-            health_check=_health_check(props.container_health_check),
-            readonly_root_filesystem=False,
-        )
-        self._grant_decrypt(props.decrypt_grants)
-        self.tracing_container = self._add_tracing(props) if props.tracing else None
+        task = build_task(self, props, key=cluster.key, secrets=secrets)
+        self.repository, self.log_group = task.repository, task.log_group
+        self.image, self.image_id = task.image, task.image_id
+        self.task_definition, self.container = task.task_definition, task.container
+        self.tracing_container = task.tracing_container
         self.security_group = https_egress_security_group(
             self,
             "SecurityGroup",
@@ -319,6 +198,8 @@ class PlatformService(Construct):
 
     def allow_from(self, client: PlatformService) -> None:
         """Let `client`'s tasks call this service's port (Service Connect goes task to task)."""
+        if self.props.port is None:
+            raise ValueError(f"service {self.name!r} listens on no port")
         self.security_group.connections.allow_from(
             client.security_group,
             ec2.Port.tcp(self.props.port),
@@ -492,107 +373,7 @@ class PlatformService(Construct):
 
     # --- Task details -------------------------------------------------------------------------
 
-    def _grant_decrypt(self, grants: Sequence[DecryptGrant]) -> None:
-        """kms:Decrypt on each customer-managed key of the secrets, only through the service
-        holding the secret (what ECS calls on the execution role's behalf)."""
-        region = Stack.of(self).region
-        for via in ("secretsmanager", "ssm"):
-            keys = sorted({g.key_arn for g in grants if g.via_service == via})
-            if not keys:
-                continue
-            self.task_definition.obtain_execution_role().add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid=f"DecryptSecretsVia{via.capitalize()}",
-                    actions=["kms:Decrypt"],
-                    resources=keys,
-                    conditions={
-                        "StringEquals": {"kms:ViaService": f"{via}.{region}.amazonaws.com"}
-                    },
-                )
-            )
-
-    def _add_tracing(self, props: ServiceProps) -> ecs.ContainerDefinition:
-        """The X-Ray daemon next to the app: not essential (tracing must never stop the app),
-        UDP 2000 on the task's loopback, logs next to the app's."""
-        daemon = self.task_definition.add_container(
-            XRAY_CONTAINER_NAME,
-            image=ecs.ContainerImage.from_registry(props.xray_daemon_image),
-            essential=False,
-            cpu=32,
-            memory_reservation_mib=256,
-            port_mappings=[
-                ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP, name="xray")
-            ],
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="xray", log_group=self.log_group),
-        )
-        self.container.add_environment("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000")
-        self.task_definition.add_to_task_role_policy(
-            iam.PolicyStatement(
-                sid="XRayDaemon",
-                actions=[
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                    "xray:GetSamplingRules",
-                    "xray:GetSamplingTargets",
-                    "xray:GetSamplingStatisticSummaries",
-                ],
-                resources=["*"],
-            )
-        )
-        acknowledge(
-            self.task_definition.task_role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "The X-Ray daemon's upload and sampling actions have no resource-level "
-            "permissions (AWS's own AWSXRayDaemonWriteAccess policy uses * too).",
-        )
-        acknowledge(
-            self.task_definition.task_role,
-            "NIST.800.53.R5-IAMNoInlinePolicy",
-            "The task role's inline policy holds only this service's grants (X-Ray daemon, "
-            "storage bucket); the role serves this one task definition.",
-        )
-        return daemon
-
-    def _released_image(
-        self, parameter_name: str, configured: _ConfiguredImage
-    ) -> tuple[ecs.ContainerImage, str]:
-        """The released tag of `repository` (CloudFormation reads the parameter at every
-        deployment), or the configured image while nothing has been released."""
-        tag = CfnParameter(
-            self,
-            "ReleasedImageTag",
-            type="AWS::SSM::Parameter::Value<String>",
-            default=parameter_name,
-            description=f"The image tag the delivery pipeline last released to {self.name} "
-            f"(read from SSM at every deployment); '{UNRELEASED}' runs the configured image",
-        )
-        unreleased = CfnCondition(
-            self,
-            "Unreleased",
-            expression=Fn.condition_equals(tag.value_as_string, UNRELEASED),
-        )
-        name = Fn.condition_if(
-            unreleased.logical_id,
-            configured.uri,
-            self.repository.repository_uri_for_tag(tag.value_as_string),
-        ).to_string()
-        return _ReleasedImage(name, (configured.repository, self.repository)), name
-
     def _acknowledge_findings(self, props: ServiceProps) -> None:
-        acknowledge(
-            self.task_definition,
-            "AwsSolutions-ECS2",
-            "These environment variables carry plain, non-secret settings (ServiceProps."
-            "environment, PORT); every credential reaches the container as an ECS secret.",
-        )
-        execution_role = self.task_definition.obtain_execution_role()
-        acknowledge(
-            execution_role,
-            ("AwsSolutions-IAM5[Resource::*]", "NIST.800.53.R5-IAMNoInlinePolicy"),
-            "CDK's grants to the task execution role: pull this one image (ecr:"
-            "GetAuthorizationToken has no resource-level form), write this log group and read "
-            "this service's own secrets; the role serves this task definition alone.",
-        )
         if props.enable_execute_command:
             exec_log_group = self._cluster.exec_log_group
             findings: tuple[str, ...] = (
@@ -616,14 +397,6 @@ class PlatformService(Construct):
                 "AmazonECSInfrastructureRolePolicyForLoadBalancers is the AWS-maintained policy "
                 "ECS documents for blue/green traffic shifting on load balancer listener rules.",
             )
-        if props.mutable_tags:
-            skip_checkov(
-                self.repository,
-                "CKV_AWS_51",
-                "Every image tag is immutable except the moving tag(s) "
-                f"{', '.join(props.mutable_tags)} the pipeline re-points on each release "
-                "(IMMUTABLE_WITH_EXCLUSION); checkov accepts only IMMUTABLE.",
-            )
         for alarm in self.deployment_alarms:
             acknowledge(
                 alarm,
@@ -634,11 +407,9 @@ class PlatformService(Construct):
 
 
 def _validate(props: ServiceProps, load_balancer: PlatformLoadBalancer | None) -> None:
-    image = props.image
-    if image.kind == "asset" and not image.directory:
-        raise ValueError("an asset image needs `directory` (a folder with a Dockerfile)")
-    if image.kind == "ecr" and not (image.repository_name and image.tag):
-        raise ValueError("an ECR image needs `repository_name` and `tag`")
+    validate_task(props)
+    if props.port is None and (props.route or props.service_connect_server):
+        raise ValueError(f"service {props.name!r} is reached on a port: give `port`")
     if not props.min_count <= props.desired_count <= props.max_count:
         raise ValueError("desired_count must lie between min_count and max_count")
     if props.route is not None:
@@ -648,78 +419,6 @@ def _validate(props: ServiceProps, load_balancer: PlatformLoadBalancer | None) -
             raise ValueError("health_check_interval_seconds must be at least 5")
     elif props.deployment_strategy == "blue_green":
         raise ValueError(f"blue_green needs a route: {props.name!r} has no listener rule")
-
-
-def _health_check(check: ContainerHealthCheck | None) -> ecs.HealthCheck | None:
-    if check is None:
-        return None
-    command = (
-        ["CMD-SHELL", check.command[0]] if len(check.command) == 1 else ["CMD", *check.command]
-    )
-    return ecs.HealthCheck(
-        command=command,
-        interval=Duration.seconds(check.interval_seconds),
-        timeout=Duration.seconds(check.timeout_seconds),
-        retries=check.retries,
-        start_period=Duration.seconds(check.start_period_seconds),
-    )
-
-
-@dataclass(frozen=True)
-class _ConfiguredImage:
-    image: ecs.ContainerImage
-    #: Changes exactly when the image does (the asset's content hash, or `repository:tag`).
-    image_id: str
-    uri: str
-    repository: ecr.IRepository
-
-
-def _image(scope: Construct, props: ServiceProps) -> _ConfiguredImage:
-    """The configured container image. A migration keyed on its `image_id` re-runs only for
-    a new image."""
-    image = props.image
-    if image.kind == "asset" and image.directory:
-        asset = ecr_assets.DockerImageAsset(
-            scope,
-            "ImageAsset",
-            directory=image.directory,
-            platform=_ASSET_PLATFORMS[props.architecture],
-        )
-        return _ConfiguredImage(
-            ecs.ContainerImage.from_docker_image_asset(asset),
-            asset.asset_hash,
-            asset.image_uri,
-            asset.repository,
-        )
-    if image.repository_name and image.tag:
-        repository = ecr.Repository.from_repository_name(
-            scope, "ImageRepository", image.repository_name
-        )
-        return _ConfiguredImage(
-            ecs.ContainerImage.from_ecr_repository(repository, image.tag),
-            f"{image.repository_name}:{image.tag}",
-            repository.repository_uri_for_tag(image.tag),
-            repository,
-        )
-    raise ValueError(f"incomplete image source {image!r}")
-
-
-class _ReleasedImage(ecs.ContainerImage):
-    """An image chosen at deploy time among `repositories` (a CloudFormation condition):
-    every task definition using it may pull from each of them, and from nothing else."""
-
-    def __init__(self, image_name: str, repositories: tuple[ecr.IRepository, ...]) -> None:
-        super().__init__()
-        self._image_name = image_name
-        self._repositories = repositories
-
-    def bind(
-        self, scope: Construct, container_definition: ecs.ContainerDefinition
-    ) -> ecs.ContainerImageConfig:
-        role = container_definition.task_definition.obtain_execution_role()
-        for repository in self._repositories:
-            repository.grant_pull(role)
-        return ecs.ContainerImageConfig(image_name=self._image_name)
 
 
 def _log_streams_finding(log_group: logs.LogGroup) -> str:

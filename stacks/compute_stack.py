@@ -32,14 +32,9 @@ from l3_constructs.limits import CLOUDFRONT_REGION
 from l3_constructs.load_balancer import CloudFrontOrigin, LoadBalancerProps, PlatformLoadBalancer
 from l3_constructs.migration import MigrationProps, PlatformMigration
 from l3_constructs.network import PlatformNetwork
-from l3_constructs.service import (
-    ContainerHealthCheck,
-    ImageSource,
-    PlatformService,
-    ServiceProps,
-    WebRoute,
-)
+from l3_constructs.service import PlatformService, ServiceProps, WebRoute
 from l3_constructs.storage import PlatformStorage
+from l3_constructs.workload import ContainerHealthCheck, ImageSource
 from stacks.base import PlatformStack
 
 #: Image directories in config are relative to the repository root.

@@ -25,7 +25,7 @@ from l3_constructs.pipeline import (
     StaticFiles,
 )
 from l3_constructs.release import ReleaseRecord
-from l3_constructs.service import CONTAINER_NAME
+from l3_constructs.workload import CONTAINER_NAME
 from stacks.base import PlatformStack
 from stacks.compute_stack import ComputeStack
 from stacks.edge_stack import EdgeStack

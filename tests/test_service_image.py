@@ -9,12 +9,12 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_ecs as ecs
 
-from l3_constructs.service import ImageSource, ServiceProps, _image
+from l3_constructs.workload import ImageSource, TaskProps, _image
 from tests.conftest import ROOT, Synth
 
 
-def _props(image: ImageSource) -> ServiceProps:
-    return ServiceProps(name="api", image=image)
+def _props(image: ImageSource) -> TaskProps:
+    return TaskProps(name="api", image=image)
 
 
 @pytest.fixture(scope="module")

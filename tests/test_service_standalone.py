@@ -18,7 +18,8 @@ from l3_constructs.load_balancer import (
     PlatformLoadBalancer,
     replica_regions,
 )
-from l3_constructs.service import ImageSource, PlatformService, ServiceProps, WebRoute
+from l3_constructs.service import PlatformService, ServiceProps, WebRoute
+from l3_constructs.workload import ImageSource
 from tests.conftest import Synth, cdk_json_context
 from tests.helpers import props, ref_id, resources
 

@@ -1,0 +1,397 @@
+"""What every workload (a service, a scheduled job) is made of: its ECR repository, its
+encrypted log group, its image (a Docker asset or an ECR tag, or the tag the pipeline last
+released), and a Fargate task definition whose `app` container runs it with its settings,
+secrets and optional X-Ray daemon.
+
+`build_task` takes the workload's construct as scope, so every construct id (and logical id)
+is the one it had inside `PlatformService`. Knows nothing of environments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, cast
+
+from aws_cdk import CfnCondition, CfnParameter, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk.aws_ecr_assets import Platform
+from constructs import Construct
+
+from l3_constructs.compliance import acknowledge, skip_checkov
+from l3_constructs.limits import UNRELEASED
+from l3_constructs.retention import retention_days
+from l3_constructs.shared import Architecture, fargate_task_definition
+
+CONTAINER_NAME = "app"
+XRAY_CONTAINER_NAME = "xray-daemon"
+
+#: The platform a Docker asset is built for must match the tasks' architecture.
+_ASSET_PLATFORMS: dict[Architecture, Platform] = {
+    "X86_64": Platform.LINUX_AMD64,
+    "ARM64": Platform.LINUX_ARM64,
+}
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    kind: Literal["asset", "ecr"] = "asset"
+    #: asset: a directory with a Dockerfile (built and published by `cdk deploy`).
+    directory: str | None = None
+    #: ecr: an existing repository's name and the (immutable) tag to run.
+    repository_name: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class ContainerHealthCheck:
+    """ECS's check inside the container: one string runs as CMD-SHELL, several as CMD."""
+
+    command: tuple[str, ...]
+    interval_seconds: int = 30
+    timeout_seconds: int = 5
+    retries: int = 3
+    start_period_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class DecryptGrant:
+    """A customer-managed key that encrypts one of the workload's secrets: the execution
+    role may decrypt with it only through `via_service` (`secretsmanager` or `ssm`)."""
+
+    key_arn: str
+    via_service: Literal["secretsmanager", "ssm"]
+
+
+@dataclass(frozen=True)
+class TaskProps:
+    """The task of a workload: what `build_task` makes."""
+
+    #: The workload's name (a service's Service Connect name, a job's name).
+    name: str
+    image: ImageSource
+    cpu: int = 256
+    memory_mib: int = 512
+    architecture: Architecture = "ARM64"
+    #: The port the container listens on (a named port mapping); None: it listens on none.
+    port: int | None = 8080
+    #: The command; None runs the image's default.
+    command: tuple[str, ...] | None = None
+    #: Plain environment variables (values may be CDK tokens); secrets go in `secrets`.
+    environment: Mapping[str, str] = field(default_factory=dict)
+    container_health_check: ContainerHealthCheck | None = None
+    log_retention_days: int = 30
+    ecr_keep_images: int = 30
+    #: Seconds between SIGTERM and SIGKILL when a task stops (Fargate: 2-120).
+    stop_timeout_seconds: int = 30
+    #: An SSM parameter (`ReleaseRecord`) naming the tag of `repository` to run, resolved
+    #: at every deployment; while it holds `UNRELEASED`, `image` runs. None: `image` always.
+    release_parameter_name: str | None = None
+    #: Tags of `repository` that may move (e.g. a pipeline's `prod-latest`); others are
+    #: immutable.
+    mutable_tags: tuple[str, ...] = ()
+    #: AWS X-Ray: a daemon sidecar the app sends segments to (AWS_XRAY_DAEMON_ADDRESS) and
+    #: the task role's grant to upload them.
+    tracing: bool = False
+    xray_daemon_image: str = "public.ecr.aws/xray/aws-xray-daemon:3.x"
+    #: Keys of customer-managed-key secrets, decrypted only through their service.
+    decrypt_grants: tuple[DecryptGrant, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkloadTask:
+    repository: ecr.Repository
+    log_group: logs.LogGroup
+    image: ecs.ContainerImage
+    #: Changes exactly when the image does (the asset's hash, `repository:tag`, or the
+    #: released tag's deploy-time expression).
+    image_id: str
+    task_definition: ecs.FargateTaskDefinition
+    container: ecs.ContainerDefinition
+    tracing_container: ecs.ContainerDefinition | None
+
+
+def build_task(
+    scope: Construct, props: TaskProps, *, key: kms.IKey, secrets: Mapping[str, ecs.Secret]
+) -> WorkloadTask:
+    """The repository, log group, image and task definition of one workload, in `scope`."""
+    repository = ecr.Repository(
+        scope,
+        "Repository",
+        image_scan_on_push=True,
+        image_tag_mutability=ecr.TagMutability.IMMUTABLE_WITH_EXCLUSION
+        if props.mutable_tags
+        else ecr.TagMutability.IMMUTABLE,
+        image_tag_mutability_exclusion_filters=[
+            ecr.ImageTagMutabilityExclusionFilter.wildcard(tag) for tag in props.mutable_tags
+        ]
+        or None,
+        encryption=ecr.RepositoryEncryption.KMS,
+        encryption_key=key,
+        lifecycle_rules=[
+            ecr.LifecycleRule(
+                description=f"Keep the last {props.ecr_keep_images} images",
+                max_image_count=props.ecr_keep_images,
+            )
+        ],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    if props.mutable_tags:
+        skip_checkov(
+            repository,
+            "CKV_AWS_51",
+            "Every image tag is immutable except the moving tag(s) "
+            f"{', '.join(props.mutable_tags)} the pipeline re-points on each release "
+            "(IMMUTABLE_WITH_EXCLUSION); checkov accepts only IMMUTABLE.",
+        )
+    log_group = logs.LogGroup(
+        scope,
+        "LogGroup",
+        encryption_key=key,
+        retention=retention_days(props.log_retention_days),
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    configured = _image(scope, props)
+    image, image_id = configured.image, configured.image_id
+    if props.release_parameter_name:
+        image, image_id = _released_image(
+            scope, props.name, props.release_parameter_name, configured, repository
+        )
+    task_definition = fargate_task_definition(
+        scope,
+        "TaskDefinition",
+        cpu=props.cpu,
+        memory_mib=props.memory_mib,
+        architecture=props.architecture,
+    )
+    environment = dict(props.environment)
+    if props.port is not None:
+        environment = {"PORT": str(props.port), **environment}
+    # Adding the secrets lets the execution role read exactly these secrets; the image
+    # lets it pull exactly this image.
+    container = task_definition.add_container(
+        CONTAINER_NAME,
+        image=image,
+        command=list(props.command) if props.command else None,
+        port_mappings=[
+            ecs.PortMapping(
+                container_port=props.port,
+                name=props.name,
+                app_protocol=cast("ecs.AppProtocol", ecs.AppProtocol.http),
+            )
+        ]
+        if props.port is not None
+        else None,
+        logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=log_group),
+        environment=environment,
+        secrets=dict(secrets),
+        health_check=_health_check(props.container_health_check),
+        stop_timeout=Duration.seconds(props.stop_timeout_seconds),
+    )
+    _grant_decrypt(task_definition, props.decrypt_grants)
+    tracing = _add_tracing(task_definition, container, log_group, props) if props.tracing else None
+    acknowledge(
+        task_definition,
+        "AwsSolutions-ECS2",
+        "These environment variables carry plain, non-secret settings (the workload's "
+        "environment, PORT); every credential reaches the container as an ECS secret.",
+    )
+    acknowledge(
+        task_definition.obtain_execution_role(),
+        ("AwsSolutions-IAM5[Resource::*]", "NIST.800.53.R5-IAMNoInlinePolicy"),
+        "CDK's grants to the task execution role: pull this one image (ecr:"
+        "GetAuthorizationToken has no resource-level form), write this log group and read "
+        "this workload's own secrets; the role serves this task definition alone.",
+    )
+    return WorkloadTask(
+        repository=repository,
+        log_group=log_group,
+        image=image,
+        image_id=image_id,
+        task_definition=task_definition,
+        container=container,
+        tracing_container=tracing,
+    )
+
+
+def _grant_decrypt(task_definition: ecs.TaskDefinition, grants: Sequence[DecryptGrant]) -> None:
+    """kms:Decrypt on each customer-managed key of the secrets, only through the service
+    holding the secret (what ECS calls on the execution role's behalf)."""
+    region = Stack.of(task_definition).region
+    for via in ("secretsmanager", "ssm"):
+        keys = sorted({g.key_arn for g in grants if g.via_service == via})
+        if not keys:
+            continue
+        task_definition.obtain_execution_role().add_to_principal_policy(
+            iam.PolicyStatement(
+                sid=f"DecryptSecretsVia{via.capitalize()}",
+                actions=["kms:Decrypt"],
+                resources=keys,
+                conditions={"StringEquals": {"kms:ViaService": f"{via}.{region}.amazonaws.com"}},
+            )
+        )
+
+
+def _add_tracing(
+    task_definition: ecs.TaskDefinition,
+    container: ecs.ContainerDefinition,
+    log_group: logs.ILogGroup,
+    props: TaskProps,
+) -> ecs.ContainerDefinition:
+    """The X-Ray daemon next to the app: not essential (tracing must never stop the app),
+    UDP 2000 on the task's loopback, logs next to the app's."""
+    daemon = task_definition.add_container(
+        XRAY_CONTAINER_NAME,
+        image=ecs.ContainerImage.from_registry(props.xray_daemon_image),
+        essential=False,
+        cpu=32,
+        memory_reservation_mib=256,
+        port_mappings=[
+            ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP, name="xray")
+        ],
+        logging=ecs.LogDrivers.aws_logs(stream_prefix="xray", log_group=log_group),
+    )
+    container.add_environment("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000")
+    task_definition.add_to_task_role_policy(
+        iam.PolicyStatement(
+            sid="XRayDaemon",
+            actions=[
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+                "xray:GetSamplingStatisticSummaries",
+            ],
+            resources=["*"],
+        )
+    )
+    acknowledge(
+        task_definition.task_role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "The X-Ray daemon's upload and sampling actions have no resource-level "
+        "permissions (AWS's own AWSXRayDaemonWriteAccess policy uses * too).",
+    )
+    acknowledge(
+        task_definition.task_role,
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+        "The task role's inline policy holds only this workload's grants (X-Ray daemon, "
+        "storage bucket, queues); the role serves this one task definition.",
+    )
+    return daemon
+
+
+def _released_image(
+    scope: Construct,
+    name: str,
+    parameter_name: str,
+    configured: _ConfiguredImage,
+    repository: ecr.IRepository,
+) -> tuple[ecs.ContainerImage, str]:
+    """The released tag of `repository` (CloudFormation reads the parameter at every
+    deployment), or the configured image while nothing has been released."""
+    tag = CfnParameter(
+        scope,
+        "ReleasedImageTag",
+        type="AWS::SSM::Parameter::Value<String>",
+        default=parameter_name,
+        description=f"The image tag the delivery pipeline last released to {name} "
+        f"(read from SSM at every deployment); '{UNRELEASED}' runs the configured image",
+    )
+    unreleased = CfnCondition(
+        scope,
+        "Unreleased",
+        expression=Fn.condition_equals(tag.value_as_string, UNRELEASED),
+    )
+    image_name = Fn.condition_if(
+        unreleased.logical_id,
+        configured.uri,
+        repository.repository_uri_for_tag(tag.value_as_string),
+    ).to_string()
+    return _ReleasedImage(image_name, (configured.repository, repository)), image_name
+
+
+def _health_check(check: ContainerHealthCheck | None) -> ecs.HealthCheck | None:
+    if check is None:
+        return None
+    command = (
+        ["CMD-SHELL", check.command[0]] if len(check.command) == 1 else ["CMD", *check.command]
+    )
+    return ecs.HealthCheck(
+        command=command,
+        interval=Duration.seconds(check.interval_seconds),
+        timeout=Duration.seconds(check.timeout_seconds),
+        retries=check.retries,
+        start_period=Duration.seconds(check.start_period_seconds),
+    )
+
+
+@dataclass(frozen=True)
+class _ConfiguredImage:
+    image: ecs.ContainerImage
+    #: Changes exactly when the image does (the asset's content hash, or `repository:tag`).
+    image_id: str
+    uri: str
+    repository: ecr.IRepository
+
+
+def _image(scope: Construct, props: TaskProps) -> _ConfiguredImage:
+    """The configured container image. A migration keyed on its `image_id` re-runs only for
+    a new image."""
+    image = props.image
+    if image.kind == "asset" and image.directory:
+        asset = ecr_assets.DockerImageAsset(
+            scope,
+            "ImageAsset",
+            directory=image.directory,
+            platform=_ASSET_PLATFORMS[props.architecture],
+        )
+        return _ConfiguredImage(
+            ecs.ContainerImage.from_docker_image_asset(asset),
+            asset.asset_hash,
+            asset.image_uri,
+            asset.repository,
+        )
+    if image.repository_name and image.tag:
+        repository = ecr.Repository.from_repository_name(
+            scope, "ImageRepository", image.repository_name
+        )
+        return _ConfiguredImage(
+            ecs.ContainerImage.from_ecr_repository(repository, image.tag),
+            f"{image.repository_name}:{image.tag}",
+            repository.repository_uri_for_tag(image.tag),
+            repository,
+        )
+    raise ValueError(f"incomplete image source {image!r}")
+
+
+class _ReleasedImage(ecs.ContainerImage):
+    """An image chosen at deploy time among `repositories` (a CloudFormation condition):
+    every task definition using it may pull from each of them, and from nothing else."""
+
+    def __init__(self, image_name: str, repositories: tuple[ecr.IRepository, ...]) -> None:
+        super().__init__()
+        self._image_name = image_name
+        self._repositories = repositories
+
+    def bind(
+        self, scope: Construct, container_definition: ecs.ContainerDefinition
+    ) -> ecs.ContainerImageConfig:
+        role = container_definition.task_definition.obtain_execution_role()
+        for repository in self._repositories:
+            repository.grant_pull(role)
+        return ecs.ContainerImageConfig(image_name=self._image_name)
+
+
+def validate_task(props: TaskProps) -> None:
+    image = props.image
+    if image.kind == "asset" and not image.directory:
+        raise ValueError("an asset image needs `directory` (a folder with a Dockerfile)")
+    if image.kind == "ecr" and not (image.repository_name and image.tag):
+        raise ValueError("an ECR image needs `repository_name` and `tag`")
+    if not 2 <= props.stop_timeout_seconds <= 120:
+        raise ValueError("stop_timeout_seconds must be 2-120 (Fargate's range)")

@@ -1,4 +1,4 @@
-"""Entry point: ``python -m sample_api serve|migrate``."""
+"""Entry point: ``python -m sample_api serve|migrate|worker|cleanup``."""
 
 from sample_api.cli import main
 

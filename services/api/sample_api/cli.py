@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-USAGE = "usage: python -m sample_api {serve|migrate}"
+USAGE = "usage: python -m sample_api {serve|migrate|worker|cleanup}"
 EXIT_USAGE = 2
 
 
@@ -21,7 +21,24 @@ def _migrate() -> int:
     return run()
 
 
-COMMANDS: dict[str, Callable[[], int]] = {"serve": _serve, "migrate": _migrate}
+def _worker() -> int:
+    from sample_api.worker import run  # noqa: PLC0415 - each command imports only what it needs
+
+    return run()
+
+
+def _cleanup() -> int:
+    from sample_api.cleanup import run  # noqa: PLC0415 - each command imports only what it needs
+
+    return run()
+
+
+COMMANDS: dict[str, Callable[[], int]] = {
+    "serve": _serve,
+    "migrate": _migrate,
+    "worker": _worker,
+    "cleanup": _cleanup,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

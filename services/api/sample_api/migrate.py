@@ -167,8 +167,11 @@ def apply_migrations(
     return done
 
 
-def connect(settings: DbSettings) -> Connection:
-    """Open a psycopg connection with TLS required (the database refuses plain TCP)."""
+def connect(settings: DbSettings, application_name: str = "sample-api-migrate") -> Connection:
+    """Open a psycopg connection with TLS required (the database refuses plain TCP).
+
+    ``application_name`` is what ``pg_stat_activity`` shows for the session.
+    """
     try:
         psycopg = importlib.import_module("psycopg")
     except ImportError:
@@ -182,7 +185,7 @@ def connect(settings: DbSettings) -> Connection:
             password=settings.password,
             sslmode="require",
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            application_name="sample-api-migrate",
+            application_name=application_name,
         )
     except psycopg.Error as exc:
         raise MigrateError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import zlib
+import zoneinfo
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
@@ -270,7 +271,80 @@ class AppSecret(ConfigModel):
         return bool(self.secrets_manager and self.secrets_manager.startswith("arn:"))
 
 
-ServiceKind = Literal["web", "backend"]
+class WorkerQueue(ConfigModel):
+    """A worker's SQS queue (KMS-encrypted, SSL-only) and its dead-letter queue."""
+
+    visibility_timeout_seconds: Annotated[StrictInt, Field(ge=0, le=43_200)] = Field(
+        300,
+        description="How long a received message stays hidden; at least the worker's "
+        "stop_timeout_seconds, so a message in flight at a stop is finished or returned.",
+    )
+    max_receive_count: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(
+        5, description="Receives before a message moves to the dead-letter queue."
+    )
+    retention_days: Annotated[StrictInt, Field(ge=1, le=14)] = Field(
+        4, description="Days an unprocessed message is kept."
+    )
+    dead_letter_retention_days: Annotated[StrictInt, Field(ge=1, le=14)] = Field(
+        14, description="Days a dead-lettered message is kept (for a person to look at)."
+    )
+    backlog_per_task: Annotated[StrictInt, Field(ge=1, le=100_000)] = Field(
+        10, description="Target of visible messages per running task (target tracking)."
+    )
+    oldest_message_alarm_seconds: Annotated[StrictInt, Field(ge=60, le=1_209_600)] = Field(
+        900, description="Alarm when the oldest message is older than this."
+    )
+
+
+_RATE_RE = re.compile(r"^rate\((\d{1,6}) (minute|minutes|hour|hours|day|days)\)$")
+_CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*?,/#L\-]+$")
+
+
+def _schedule(value: str) -> str:
+    """EventBridge Scheduler's `rate(n unit)` or six-field `cron(...)` (one of day-of-month
+    and day-of-week must be `?`); `at(...)` one-off runs are not jobs."""
+    rate = _RATE_RE.fullmatch(value)
+    if rate:
+        count, unit = int(rate.group(1)), rate.group(2)
+        if count < 1 or (count == 1) != (not unit.endswith("s")):
+            raise ValueError(
+                f"{value!r} is not a valid rate: 'rate(1 hour)', 'rate(5 minutes)' (n >= 1, "
+                "singular unit for 1)"
+            )
+        return value
+    if value.startswith("cron(") and value.endswith(")"):
+        fields = value[5:-1].split(" ")
+        if (
+            len(fields) == 6
+            and all(_CRON_FIELD_RE.fullmatch(f) for f in fields)
+            and "?" in (fields[2], fields[4])
+            and not fields[2] == fields[4] == "?"
+        ):
+            return value
+        raise ValueError(
+            f"{value!r} is not a valid cron expression: six fields, minutes hours "
+            "day-of-month month day-of-week year, one of the two days '?' (e.g. "
+            "'cron(0 3 * * ? *)')"
+        )
+    raise ValueError(f"{value!r} is not a schedule: 'cron(...)' or 'rate(...)'")
+
+
+def _time_zone(value: str) -> str:
+    if value not in zoneinfo.available_timezones():
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Asia/Tokyo', 'UTC')")
+    return value
+
+
+class JobRetry(ConfigModel):
+    """How EventBridge Scheduler retries an invocation that could not start the run."""
+
+    attempts: Annotated[StrictInt, Field(ge=0, le=185)] = Field(2, description="Retries.")
+    max_event_age_seconds: Annotated[StrictInt, Field(ge=60, le=86_400)] = Field(
+        3600, description="Give up (to the dead-letter queue) after this long."
+    )
+
+
+ServiceKind = Literal["web", "backend", "worker", "job"]
 StorageAccess = Literal["none", "read", "read_write"]
 
 
@@ -337,9 +411,36 @@ class Service(ConfigModel):
     static: StaticFiles | None = Field(
         None, description="Web: static files published to the CloudFront bucket; null: none."
     )
+    stop_timeout_seconds: Annotated[StrictInt, Field(ge=2, le=120)] = Field(
+        30,
+        description="Seconds between SIGTERM and SIGKILL when a task stops (Fargate allows "
+        "up to 120): time to finish or return the message in hand.",
+    )
+    publishes_to: Annotated[tuple[ServiceName, ...], unique()] = Field(
+        (),
+        description="Workers it sends messages to: sqs:SendMessage on their queues only, and "
+        "`<WORKER>_QUEUE_URL`.",
+    )
+    queue: WorkerQueue = Field(
+        default_factory=WorkerQueue, description="Worker: its queue and backlog scaling."
+    )
+    schedule: Annotated[StrictStr, AfterValidator(_schedule)] | None = Field(
+        None, description="Job: `cron(...)` or `rate(...)` (EventBridge Scheduler)."
+    )
+    timezone: Annotated[StrictStr, AfterValidator(_time_zone)] = Field(
+        "UTC", description="Job: the time zone of a cron schedule, e.g. `Asia/Tokyo`."
+    )
+    flexible_window_minutes: Annotated[StrictInt, Field(ge=0, le=1440)] = Field(
+        0, description="Job: start within this many minutes of the schedule; 0: on time."
+    )
+    retry: JobRetry = Field(default_factory=JobRetry, description="Job: retries to start.")
+    timeout_minutes: Annotated[StrictInt, Field(ge=1, le=1440)] = Field(
+        60, description="Job: a run still going after this is stopped (and reported)."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Service:  # noqa: PLR0912 - one rule per field
+        self._check_kind_fields()
         if self.memory_mib not in FARGATE_MEMORY[self.cpu]:
             allowed = FARGATE_MEMORY[self.cpu]
             raise FieldError(
@@ -358,7 +459,7 @@ class Service(ConfigModel):
         for name in self.environment:
             if name in self.secrets:
                 raise FieldError(f"environment.{name}", "is also in `secrets`")
-        if self.kind == "backend":
+        if self.kind != "web":
             web_only = {
                 "paths": bool(self.paths),
                 "hosts": bool(self.hosts),
@@ -371,16 +472,28 @@ class Service(ConfigModel):
                 if given:
                     raise FieldError(
                         field,
-                        "is for web services; a backend has no load balancer route "
-                        "(others reach it through Service Connect)",
+                        f"is for web services; a {self.kind} has no load balancer route"
+                        + _REACHED_BY[self.kind],
                         cross_field=True,
                     )
             if self.deployment.strategy == "blue_green":
                 raise FieldError(
                     "deployment.strategy",
-                    "blue_green shifts a load balancer rule; a backend has none: use rolling",
+                    f"blue_green shifts a load balancer rule; a {self.kind} has none: use rolling",
                     cross_field=True,
                 )
+            if self.kind == "worker" and self.queue.visibility_timeout_seconds < (
+                self.stop_timeout_seconds
+            ):
+                raise FieldError(
+                    "queue.visibility_timeout_seconds",
+                    f"{self.queue.visibility_timeout_seconds} is shorter than "
+                    f"stop_timeout_seconds {self.stop_timeout_seconds}: a message in flight "
+                    "when the task stops would be delivered twice at once",
+                    cross_field=True,
+                )
+            if self.kind == "job" and self.schedule is None:
+                raise FieldError("schedule", "a job needs a schedule: 'cron(...)' or 'rate(...)'")
             return self
         if self.default and (self.paths or self.hosts):
             raise FieldError(
@@ -411,10 +524,48 @@ class Service(ConfigModel):
             )
         return self
 
+    def _check_kind_fields(self) -> None:
+        """Settings a kind does not take are refused when given (defaults do not count)."""
+        for field, kinds in _KIND_FIELDS.items():
+            if self.kind not in kinds and field in self.model_fields_set:
+                raise FieldError(
+                    field,
+                    f"is not a setting of a {self.kind} (only of {' and '.join(kinds)})"
+                    + (": a job runs one task per schedule" if self.kind == "job" else ""),
+                    cross_field=True,
+                )
+
+
+#: How a kind without a load balancer route is reached, for the refusal above.
+_REACHED_BY = {
+    "backend": " (others reach it through Service Connect)",
+    "worker": " (others reach it through its queue: `publishes_to`)",
+    "job": " (it runs on its schedule)",
+}
+#: Settings only some kinds take: field -> the kinds.
+_KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "queue": ("worker",),
+    **dict.fromkeys(
+        ("schedule", "timezone", "flexible_window_minutes", "retry", "timeout_minutes"), ("job",)
+    ),
+    **dict.fromkeys(
+        ("capacity", "scaling", "deployment", "connects_to"), ("web", "backend", "worker")
+    ),
+}
+
 
 def url_variable(name: str) -> str:
     """The variable a client of service `name` finds its address in: `api` -> `API_URL`."""
     return f"{name.upper().replace('-', '_')}_URL"
+
+
+def queue_variable(name: str) -> str:
+    """The variable a publisher finds worker `name`'s queue in: `mail` -> `MAIL_QUEUE_URL`."""
+    return f"{name.upper().replace('-', '_')}_QUEUE_URL"
+
+
+#: What a worker finds its own queue's URL in.
+QUEUE_VARIABLE = "QUEUE_URL"
 
 
 def looks_secret(name: str) -> bool:
@@ -498,7 +649,13 @@ PLATFORM_VARIABLES = ("PORT", "AWS_XRAY_DAEMON_ADDRESS")
 
 def platform_variables(service: Service) -> tuple[str, ...]:
     """Names the platform sets in `service`'s container."""
-    names = [*PLATFORM_VARIABLES, *(url_variable(n) for n in service.connects_to)]
+    names = [
+        *PLATFORM_VARIABLES,
+        *(url_variable(n) for n in service.connects_to),
+        *(queue_variable(n) for n in service.publishes_to),
+    ]
+    if service.kind == "worker":
+        names.append(QUEUE_VARIABLE)
     if service.database:
         names += DATABASE_VARIABLES
     if service.storage != "none":
@@ -531,6 +688,11 @@ def check_services(  # noqa: PLR0912, PLR0915 - one rule per finding, all report
             f"{migration_service!r} is not a service of this environment "
             f"({', '.join(sorted(services))})",
         )
+    elif services[migration_service].kind == "job":
+        problem(
+            "migration.service",
+            f"{migration_service!r} is a job: the migration runs before a service's update",
+        )
     elif not services[migration_service].database:
         problem(
             "migration.service",
@@ -556,6 +718,25 @@ def check_services(  # noqa: PLR0912, PLR0915 - one rule per finding, all report
                 problem(f"{where}.connects_to.{i}", f"{target!r} is not a service")
             elif target == name:
                 problem(f"{where}.connects_to.{i}", "a service does not connect to itself")
+            elif services[target].kind in ("worker", "job"):
+                problem(
+                    f"{where}.connects_to.{i}",
+                    f"{target!r} is a {services[target].kind}, which serves no requests: "
+                    + (
+                        "publish to its queue (`publishes_to`)"
+                        if services[target].kind == "worker"
+                        else "it runs on its schedule"
+                    ),
+                )
+        for i, target in enumerate(service.publishes_to):
+            if target not in services or services[target].kind != "worker":
+                what = "not a service" if target not in services else f"a {services[target].kind}"
+                problem(
+                    f"{where}.publishes_to.{i}",
+                    f"{target!r} is {what}; `publishes_to` names workers (their queues)",
+                )
+            elif target == name:
+                problem(f"{where}.publishes_to.{i}", "a worker does not publish to itself")
         reserved = set(platform_variables(service))
         for variable in (*service.environment, *service.secrets):
             if variable in reserved:
@@ -563,7 +744,7 @@ def check_services(  # noqa: PLR0912, PLR0915 - one rule per finding, all report
                 problem(
                     f"{where}.{section}.{variable}",
                     "is set by the platform for this service (database, storage, Service "
-                    "Connect or port): choose another name",
+                    "Connect, queues or port): choose another name",
                 )
         if service.storage != "none" and storage is None:
             problem(f"{where}.storage", f"{service.storage!r} needs the `storage` section")

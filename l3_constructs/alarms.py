@@ -7,12 +7,17 @@ they share with its dashboard (`l3_constructs.dashboard`).
 - Per service (`MonitoredService`): ECS CPU and memory, and application error lines (a metric
   filter on the service's log group); for a web service also its targets' 5xx, their p95
   response time and unhealthy targets, over every target group it can serve from (both
-  under blue/green).
+  under blue/green); for a worker also its dead-letter queue (not empty) and the age of its
+  queue's oldest message.
+- Per job (`MonitoredJob`): its schedule's dead-letter queue (not empty: invocations that
+  never started a run). A job's failed runs reach the topic through EventBridge rules
+  (`PlatformMonitoring`), not alarms.
 
 Each alarm notifies one action (the alarm topic) when it fires and when it recovers. Counts
-treat missing data as not breaching; utilisations as missing. Callers choose the scope: an
-environment-wide alarm is `<Name>Alarm` in it, a service's alarms and metric filter go in a
-scope named after the service, so adding a service never renames another's.
+treat missing data as not breaching; utilisations as missing, except a worker's (see
+`service_alarms`). Callers choose the scope: an environment-wide alarm is `<Name>Alarm` in
+it, a service's (job's) alarms and metric filter go in a scope named after it, so adding a
+service never renames another's.
 """
 
 from __future__ import annotations
@@ -24,9 +29,15 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from l3_constructs.monitoring_props import MonitoredService, MonitoringProps
+from l3_constructs.monitoring_props import (
+    MonitoredJob,
+    MonitoredQueue,
+    MonitoredService,
+    MonitoringProps,
+)
 
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
@@ -154,8 +165,23 @@ class TargetSignals:
         )
 
 
+class QueueSignals:
+    """A worker's queue: its backlog, the age of its oldest message, its dead-letter queue."""
+
+    def __init__(self, queue: MonitoredQueue) -> None:
+        self.oldest_message_alarm_seconds = queue.oldest_message_alarm_seconds
+        self.visible = queue.queue.metric_approximate_number_of_messages_visible(
+            period=ONE_MINUTE, statistic="Maximum", label="Visible messages"
+        )
+        self.oldest_message_age = queue.queue.metric_approximate_age_of_oldest_message(
+            period=ONE_MINUTE, statistic="Maximum", label="Oldest message age"
+        )
+        self.dead_letters = dead_letter_messages(queue.dead_letter_queue)
+
+
 class ServiceSignals:
-    """One service: ECS utilisation, its error-log count, and (web) its targets."""
+    """One service: ECS utilisation and running tasks, its error-log count, and (web) its
+    targets or (worker) its queue."""
 
     def __init__(
         self,
@@ -164,10 +190,44 @@ class ServiceSignals:
         error_logs: cloudwatch.Metric,
     ) -> None:
         self.name = service.name
+        self.kind = service.kind
         self.cpu = service.service.metric_cpu_utilization(period=ONE_MINUTE, label="CPU")
         self.memory = service.service.metric_memory_utilization(period=ONE_MINUTE, label="Memory")
+        # Container Insights (the cluster's): the tasks running, 0 included (ECS's own
+        # utilisation metrics stop when none runs).
+        self.running_tasks = cloudwatch.Metric(
+            namespace="ECS/ContainerInsights",
+            metric_name="RunningTaskCount",
+            dimensions_map={
+                "ClusterName": service.service.cluster.cluster_name,
+                "ServiceName": service.service.service_name,
+            },
+            statistic="Maximum",
+            period=ONE_MINUTE,
+            label="Running tasks",
+        )
         self.error_logs = error_logs.with_(label="Error log events")
         self.targets = TargetSignals(load_balancer, service.target_groups) if service.web else None
+        self.queue = QueueSignals(service.queue) if service.queue is not None else None
+
+
+class JobSignals:
+    """One scheduled job: its state machine's executions, its schedule's dead-letter queue."""
+
+    def __init__(self, job: MonitoredJob) -> None:
+        self.name = job.name
+        machine = job.state_machine
+        self.succeeded = machine.metric_succeeded(
+            period=FIVE_MINUTES, statistic="Sum", label="Succeeded"
+        )
+        self.failed = machine.metric_failed(period=FIVE_MINUTES, statistic="Sum", label="Failed")
+        self.timed_out = machine.metric_timed_out(
+            period=FIVE_MINUTES, statistic="Sum", label="Timed out"
+        )
+        self.duration = machine.metric_time(
+            period=FIVE_MINUTES, statistic="Maximum", label="Run time (ms)"
+        )
+        self.dead_letters = dead_letter_messages(job.dead_letter_queue)
 
 
 class DatabaseSignals:
@@ -182,6 +242,13 @@ class DatabaseSignals:
         self.free_storage = database.metric_free_storage_space(
             period=FIVE_MINUTES, statistic="Minimum", label="Free storage"
         )
+
+
+def dead_letter_messages(queue: sqs.IQueue) -> cloudwatch.Metric:
+    """Messages waiting in a dead-letter queue (the most seen in 5 minutes)."""
+    return queue.metric_approximate_number_of_messages_visible(
+        period=FIVE_MINUTES, statistic="Maximum", label="Dead-letter messages"
+    )
 
 
 # --- Alarms -------------------------------------------------------------------------------------
@@ -227,10 +294,18 @@ def service_alarms(
     factory: AlarmFactory, scope: Construct, props: MonitoringProps, s: ServiceSignals
 ) -> dict[str, cloudwatch.Alarm]:
     """`EcsCpu`, `EcsMemory`, `ErrorLogs`; for a web service also `Target5xx`,
-    `ResponseTimeP95` and `UnhealthyTargets`. Every description names the service."""
+    `ResponseTimeP95` and `UnhealthyTargets`, for a worker `DeadLetterMessages` and
+    `OldestMessageAge`. Every description names the service.
+
+    A worker's task count follows its queue, down to 0 when it is idle, and with no task
+    there is no CPU or memory data. Its utilisation alarms treat missing data as not
+    breaching: as "missing" they would go to INSUFFICIENT_DATA whenever the worker idles and
+    send an OK each time it starts again. A worker that should run but does not shows in
+    its oldest-message alarm instead."""
     who = f"Service {s.name}:"
     cpu, memory = props.ecs_cpu_percent, props.ecs_memory_percent
     errors = props.error_logs_per_5_minutes
+    utilisation_missing = _MISSING if s.queue is None else _NOT_BREACHING
     alarms = {
         "EcsCpu": factory.alarm(
             scope,
@@ -239,7 +314,7 @@ def service_alarms(
             cpu,
             f"{who} ECS CPU above {cpu:g} % for 3 minutes",
             evaluation_periods=3,
-            missing=_MISSING,
+            missing=utilisation_missing,
         ),
         "EcsMemory": factory.alarm(
             scope,
@@ -248,7 +323,7 @@ def service_alarms(
             memory,
             f"{who} ECS memory above {memory:g} % for 3 minutes",
             evaluation_periods=3,
-            missing=_MISSING,
+            missing=utilisation_missing,
         ),
         "ErrorLogs": factory.alarm(
             scope,
@@ -259,6 +334,8 @@ def service_alarms(
             f"({props.error_log_pattern}) in 5 minutes",
         ),
     }
+    if s.queue is not None:
+        alarms.update(queue_alarms(factory, scope, s.name, s.queue))
     if s.targets is None:
         return alarms
     http_5xx, p95 = props.alb_5xx_per_5_minutes, props.p95_response_time_seconds
@@ -286,6 +363,49 @@ def service_alarms(
         evaluation_periods=3,
     )
     return alarms
+
+
+def queue_alarms(
+    factory: AlarmFactory, scope: Construct, name: str, q: QueueSignals
+) -> dict[str, cloudwatch.Alarm]:
+    """A worker's `DeadLetterMessages` (any message in its dead-letter queue) and
+    `OldestMessageAge` (above `oldest_message_alarm_seconds`). An idle queue publishes no
+    data after a while: missing data is not breaching."""
+    age = q.oldest_message_alarm_seconds
+    return {
+        "DeadLetterMessages": factory.alarm(
+            scope,
+            "DeadLetterMessages",
+            q.dead_letters,
+            0,
+            f"Service {name}: messages in its dead-letter queue (received the maximum number "
+            "of times without being processed)",
+        ),
+        "OldestMessageAge": factory.alarm(
+            scope,
+            "OldestMessageAge",
+            q.oldest_message_age,
+            age,
+            f"Service {name}: the oldest message in its queue has waited more than {age} s",
+        ),
+    }
+
+
+def job_alarms(
+    factory: AlarmFactory, scope: Construct, j: JobSignals
+) -> dict[str, cloudwatch.Alarm]:
+    """`SchedulerDeadLetters`: an invocation of the job's schedule that never started a run
+    (EventBridge Scheduler gave up after its retries)."""
+    return {
+        "SchedulerDeadLetters": factory.alarm(
+            scope,
+            "SchedulerDeadLetters",
+            j.dead_letters,
+            0,
+            f"Job {j.name}: scheduled runs that never started (EventBridge Scheduler gave up "
+            "after its retries) are in the schedule's dead-letter queue",
+        )
+    }
 
 
 def database_alarms(

@@ -5,9 +5,12 @@
 2. the edge: CloudFront and WAF (widgets read us-east-1, where those metrics are) and the
    canary;
 3. the load balancer as a whole (every web service);
-4. one row per service: ECS CPU / memory and its error-log count, and for a web service its
-   targets' latency, requests, 5xx and health;
-5. the database (RDS).
+4. one row per service: ECS CPU / memory and its error-log count, for a web service its
+   targets' latency, requests, 5xx and health, for a worker its queue's backlog, oldest
+   message age, dead-letter queue and running tasks;
+5. one row per job: its runs (Step Functions executions succeeded / failed / timed out),
+   their duration and its schedule's dead-letter queue;
+6. the database (RDS).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from l3_constructs.alarms import (
     FIVE_MINUTES,
     ONE_MINUTE,
     DatabaseSignals,
+    JobSignals,
     LoadBalancerSignals,
     ServiceSignals,
     connections_threshold,
@@ -46,6 +50,7 @@ def platform_dashboard(
     alarms: Sequence[cloudwatch.IAlarm],
     load_balancer: LoadBalancerSignals,
     services: Sequence[ServiceSignals],
+    jobs: Sequence[JobSignals] = (),
     database: DatabaseSignals,
     max_connections: int,
     canary: synthetics.Canary | None,
@@ -72,12 +77,36 @@ def platform_dashboard(
     dashboard.add_widgets(*_load_balancer_row(props, load_balancer))
     for service in services:
         dashboard.add_widgets(*service_row(props, service))
+    for job in jobs:
+        dashboard.add_widgets(*job_row(job))
     dashboard.add_widgets(*_database_row(props, database, max_connections))
     return dashboard
 
 
 def service_row(props: MonitoringProps, s: ServiceSignals) -> list[cloudwatch.IWidget]:
-    """A header and four graphs (web) or two (backend, each twice as wide)."""
+    """A header and four graphs (web), six (worker, each two thirds as wide) or two
+    (backend, each twice as wide)."""
+    if s.queue is not None:
+        q, width = s.queue, _WIDTH // 6
+        return [
+            _header(f"Service {s.name} (worker: its SQS queue, ECS)"),
+            _graph("Backlog: visible messages", [q.visible], width=width),
+            _graph("Running tasks", [s.running_tasks], width=width),
+            _graph(
+                "Latency: oldest message age (s)",
+                [q.oldest_message_age],
+                threshold=q.oldest_message_alarm_seconds,
+                width=width,
+            ),
+            _graph("Dead-letter queue: messages", [q.dead_letters], threshold=0, width=width),
+            _graph(
+                "Errors: error log events per 5 minutes",
+                [s.error_logs],
+                threshold=props.error_logs_per_5_minutes,
+                width=width,
+            ),
+            _graph("Saturation: ECS CPU / memory %", [s.cpu, s.memory], left_max=100, width=width),
+        ]
     if s.targets is None:
         return [
             _header(f"Service {s.name} (backend: ECS, Service Connect only)"),
@@ -114,6 +143,26 @@ def service_row(props: MonitoringProps, s: ServiceSignals) -> list[cloudwatch.IW
             [s.cpu, s.memory],
             right=[t.unhealthy, t.healthy],
             left_max=100,
+        ),
+    ]
+
+
+def job_row(j: JobSignals) -> list[cloudwatch.IWidget]:
+    """A header and three graphs: runs, run time and the schedule's dead-letter queue."""
+    width = _WIDTH // 3
+    return [
+        _header(f"Job {j.name} (scheduled: EventBridge Scheduler, Step Functions, ECS task)"),
+        _graph(
+            "Runs per 5 minutes: succeeded / failed / timed out",
+            [j.succeeded, j.failed, j.timed_out],
+            width=width,
+        ),
+        _graph("Run time (ms)", [j.duration], width=width),
+        _graph(
+            "Schedule dead-letter queue: runs that never started",
+            [j.dead_letters],
+            threshold=0,
+            width=width,
         ),
     ]
 

@@ -1,7 +1,7 @@
 """What `l3_constructs.observability.PlatformMonitoring` is told: `MonitoringProps` (the
-recipients, thresholds, canary and dashboard choices) and one `MonitoredService` per ECS
-service it watches. Shared by the alarm and dashboard modules, so none of them imports the
-construct.
+recipients, thresholds, canary and dashboard choices), one `MonitoredService` per ECS service
+it watches (a worker's with its `MonitoredQueue`) and one `MonitoredJob` per scheduled job.
+Shared by the alarm and dashboard modules, so none of them imports the construct.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 
 #: A service name as it appears in construct ids, metric names and descriptions.
 _SERVICE_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
@@ -66,6 +68,16 @@ class MonitoringProps:
 
 
 @dataclass(frozen=True)
+class MonitoredQueue:
+    """The SQS queue a worker drains, and its dead-letter queue."""
+
+    queue: sqs.IQueue
+    dead_letter_queue: sqs.IQueue
+    #: Alarm when the queue's oldest message is older than this.
+    oldest_message_alarm_seconds: int = 900
+
+
+@dataclass(frozen=True)
 class MonitoredService:
     """One ECS service to watch."""
 
@@ -78,19 +90,50 @@ class MonitoredService:
     #: Every target group its production traffic can be on (both for blue/green); empty for
     #: a backend (no load balancer: no target 5xx, latency or unhealthy-target alarms).
     target_groups: tuple[elbv2.ApplicationTargetGroup, ...] = ()
+    #: A worker's queue (its dead-letter and oldest-message alarms, its dashboard row's
+    #: backlog); None for any other service.
+    queue: MonitoredQueue | None = None
 
     @property
     def web(self) -> bool:
         """Behind the load balancer (it has target groups)."""
         return bool(self.target_groups)
 
+    @property
+    def kind(self) -> str:
+        """`web`, `worker` (it has a queue) or `backend`."""
+        return "web" if self.web else "worker" if self.queue is not None else "backend"
 
-def validate(props: MonitoringProps, services: Sequence[MonitoredService]) -> None:
+
+@dataclass(frozen=True)
+class MonitoredJob:
+    """One scheduled job: EventBridge Scheduler starts `state_machine`, which runs a task of
+    the task definition family `family` and waits for it to stop."""
+
+    #: Its name: part of its alarm's and rules' construct ids, every description and message.
+    name: str
+    #: The task definition family: its tasks' ECS group is `family:<family>`.
+    family: str
+    state_machine: sfn.IStateMachine
+    #: The schedule's dead-letter queue: invocations that never started a run.
+    dead_letter_queue: sqs.IQueue
+
+
+def validate(
+    props: MonitoringProps,
+    services: Sequence[MonitoredService],
+    jobs: Sequence[MonitoredJob] = (),
+) -> None:
     if not props.alarm_emails and props.slack_channel_id is None:
         raise ValueError("alarms need a recipient: alarm_emails, or a Slack channel")
     if (props.slack_workspace_id is None) != (props.slack_channel_id is None):
         raise ValueError("slack_workspace_id and slack_channel_id go together")
-    _validate_services(services)
+    _validate_names(services, jobs)
+    for service in services:
+        if service.queue is not None and service.web:
+            raise ValueError(f"service {service.name}: a worker (queue) has no target groups")
+        if service.queue is not None and service.queue.oldest_message_alarm_seconds < 1:
+            raise ValueError(f"service {service.name}: oldest_message_alarm_seconds must be >= 1")
     if props.canary_enabled:
         if not props.canary_url or not props.canary_url.startswith("https://"):
             raise ValueError("the canary needs an https:// canary_url")
@@ -105,13 +148,13 @@ def validate(props: MonitoringProps, services: Sequence[MonitoredService]) -> No
         raise ValueError("rds_max_connections must be positive")
 
 
-def _validate_services(services: Sequence[MonitoredService]) -> None:
+def _validate_names(services: Sequence[MonitoredService], jobs: Sequence[MonitoredJob]) -> None:
     if not services:
         raise ValueError("services needs at least one service to monitor")
-    names = [s.name for s in services]
+    names = [s.name for s in services] + [j.name for j in jobs]
     for name in names:
         if not _SERVICE_NAME_RE.match(name):
             raise ValueError(f"service name {name!r} is not a lower-case DNS label (<= 32)")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValueError(f"services are named once each: {', '.join(duplicates)} repeated")
+        raise ValueError(f"services and jobs are named once each: {', '.join(duplicates)} repeated")

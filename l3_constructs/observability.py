@@ -7,9 +7,10 @@ us-east-1 and a CloudWatch alarm can only notify an SNS topic in its own region:
 
 - `PlatformMonitoring` (here), in the environment's region: the topic, the regional alarms
   (`l3_constructs.alarms`: the load balancer and database environment-wide; ECS, error logs
-  and, for web services, their targets per service), the dashboard
-  (`l3_constructs.dashboard`; its edge widgets read us-east-1 metrics, a dashboard may show
-  any region's), the canary, and the receiving end of the edge-alarm relay.
+  and, for web services, their targets, for workers, their queues per service; each job's
+  schedule dead-letter queue), the EventBridge rules that report each job's failed runs, the
+  dashboard (`l3_constructs.dashboard`; its edge widgets read us-east-1 metrics, a dashboard
+  may show any region's), the canary, and the receiving end of the edge-alarm relay.
 - `EdgeAlarms` (`l3_constructs.edge_alarms`, re-exported here), in us-east-1 next to the
   distribution: the CloudFront 5xx-rate and WAF blocked-requests alarms, without alarm
   actions, plus the sending end of the relay.
@@ -23,8 +24,30 @@ alarm ARNs and publishes a readable message to the topic. Alarm and relay rule a
 account, so no credentials or copies cross regions, and an environment in us-east-1 needs no
 forwarding at all (the relay rule sees the alarms' own events).
 
+A job's failed run reaches the topic as an event, not an alarm (a run is one event, often
+daily, and the message carries what happened). Per job, three rules on the default bus of the
+environment's region, each with a message naming the job:
+
+- `TaskFailedRule`: "ECS Task State Change" of a task of the job's task definition family
+  (`group` `family:<family>`) that STOPPED with a non-zero container exit code: the exit
+  code, the container and ECS's stop reason.
+- `TaskNotStartedRule`: the same group, STOPPED with stop code `TaskFailedToStart` (image
+  pull, secrets, capacity, network): ECS's reason.
+- `ExecutionFailedRule`: "Step Functions Execution Status Change" of the job's state machine
+  to FAILED, TIMED_OUT or ABORTED: the status. An overdue run (its timeout) fails the
+  execution and Step Functions stops its task, so a timeout reports here (and its stopped
+  task, exit code 137/143, in `TaskFailedRule`).
+
+A run that never started because its schedule could not invoke the state machine lands in
+the schedule's dead-letter queue: the alarm `SchedulerDeadLetters`.
+
+Every rule publishing to the topic (these and the edge relay) is allowed by one topic policy
+statement for events.amazonaws.com, conditioned on those rules' ARNs, and the key lets it
+encrypt through SNS only.
+
 Knows nothing of environments: every choice arrives in `MonitoringProps` (with one
-`MonitoredService` per service, `l3_constructs.monitoring_props`) / `EdgeAlarmsProps`.
+`MonitoredService` per service and one `MonitoredJob` per job,
+`l3_constructs.monitoring_props`) / `EdgeAlarmsProps`.
 """
 
 from __future__ import annotations
@@ -55,10 +78,12 @@ from l3_constructs.alarms import (
     LT,
     AlarmFactory,
     DatabaseSignals,
+    JobSignals,
     LoadBalancerSignals,
     ServiceSignals,
     database_alarms,
     error_log_metric_filter,
+    job_alarms,
     load_balancer_alarms,
     service_alarms,
 )
@@ -72,7 +97,13 @@ from l3_constructs.edge_alarms import (
     EdgeAlarmsProps,
 )
 from l3_constructs.limits import Engine, default_max_connections
-from l3_constructs.monitoring_props import MonitoredService, MonitoringProps, validate
+from l3_constructs.monitoring_props import (
+    MonitoredJob,
+    MonitoredQueue,
+    MonitoredService,
+    MonitoringProps,
+    validate,
+)
 from l3_constructs.shared import expiring_log_bucket
 
 __all__ = [
@@ -80,6 +111,8 @@ __all__ = [
     "WAF_BLOCKED_REQUESTS",
     "EdgeAlarms",
     "EdgeAlarmsProps",
+    "MonitoredJob",
+    "MonitoredQueue",
     "MonitoredService",
     "MonitoringProps",
     "PlatformMonitoring",
@@ -119,14 +152,18 @@ class PlatformMonitoring(Construct):
     Exposes `key` (encrypts the topic and the canary artifacts), `topic`, `slack_channel`
     (None without Slack), `alarms` (the environment-wide ones: `Alb5xx`, `RdsCpu`,
     `RdsConnections`, `RdsFreeStorage`, `Canary` -> alarm), `service_alarms` (service name
-    -> `EcsCpu`, `EcsMemory`, `ErrorLogs`, and for a web service `Target5xx`,
-    `ResponseTimeP95`, `UnhealthyTargets` -> alarm), `error_log_metric_filters` (service name
-    -> filter), `canary` and `canary_bucket` (None when the canary is off), `relay_rule` (None
-    without `edge_alarm_arns`) and `dashboard`.
+    -> `EcsCpu`, `EcsMemory`, `ErrorLogs`, for a web service `Target5xx`,
+    `ResponseTimeP95`, `UnhealthyTargets`, for a worker `DeadLetterMessages`,
+    `OldestMessageAge` -> alarm), `job_alarms` (job name -> `SchedulerDeadLetters` ->
+    alarm), `job_rules` (job name -> `TaskFailed`, `TaskNotStarted`, `ExecutionFailed` ->
+    rule), `error_log_metric_filters` (service name -> filter), `canary` and `canary_bucket`
+    (None when the canary is off), `relay_rule` (None without `edge_alarm_arns`) and
+    `dashboard`.
 
     `services`: every service to watch, each with the target groups its production traffic
-    can be on (none for a backend). A service's alarms and metric filter live in
-    `Services/<name>`, so adding or removing a service never renames another's.
+    can be on (none for a backend or worker) and a worker's queue. A service's alarms and
+    metric filter live in `Services/<name>`, a job's alarm and rules in `Jobs/<name>`, so
+    adding or removing one never renames another's.
     `distribution_id` and `web_acl_metric_name` (the web ACL's VisibilityConfig MetricName:
     WAF's `WebACL` dimension) add the edge widgets; `edge_alarm_arns` are
     `EdgeAlarms.alarm_arns`, whose relayed state changes reach the topic. Every alarm notifies
@@ -141,6 +178,7 @@ class PlatformMonitoring(Construct):
         *,
         props: MonitoringProps,
         services: Sequence[MonitoredService],
+        jobs: Sequence[MonitoredJob] = (),
         load_balancer: elbv2.ApplicationLoadBalancer,
         database: rds.IDatabaseInstance,
         database_engine: Engine,
@@ -150,7 +188,7 @@ class PlatformMonitoring(Construct):
         edge_alarm_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
-        validate(props, services)
+        validate(props, services, jobs)
         stack = Stack.of(self)
         self.key = kms.Key(
             self,
@@ -171,6 +209,8 @@ class PlatformMonitoring(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self._allow_publishing("AllowCloudWatchAlarms", "cloudwatch.amazonaws.com", alarms=True)
         self.slack_channel = self._slack_channel(props)
+        #: Every rule that publishes to the topic: one policy statement allows them all.
+        self._topic_rules: list[events.Rule] = []
         factory = AlarmFactory(cloudwatch_actions.SnsAction(self.topic))
 
         lb = LoadBalancerSignals(load_balancer)
@@ -194,6 +234,17 @@ class PlatformMonitoring(Construct):
             signals.append(s)
             self.service_alarms[service.name] = service_alarms(factory, service_scope, props, s)
 
+        self.job_alarms: dict[str, dict[str, cloudwatch.Alarm]] = {}
+        self.job_rules: dict[str, dict[str, events.Rule]] = {}
+        jobs_scope = Construct(self, "Jobs")
+        job_signals: list[JobSignals] = []
+        for job in jobs:
+            job_scope = Construct(jobs_scope, job.name)
+            j = JobSignals(job)
+            job_signals.append(j)
+            self.job_alarms[job.name] = job_alarms(factory, job_scope, j)
+            self.job_rules[job.name] = self._job_rules(job_scope, job)
+
         max_connections = props.rds_max_connections or default_max_connections(
             database_engine, database_instance_class
         )
@@ -204,12 +255,19 @@ class PlatformMonitoring(Construct):
         if props.canary_enabled:
             self._add_canary(props, factory)
         self.relay_rule = self._relay_rule(edge_alarm_arns) if edge_alarm_arns else None
+        if self._topic_rules:
+            self._allow_publishing(
+                "AllowEventRules",
+                "events.amazonaws.com",
+                rule_arns=[rule.rule_arn for rule in self._topic_rules],
+            )
         self.dashboard = platform_dashboard(
             self,
             props=props,
             alarms=self.all_alarms,
             load_balancer=lb,
             services=signals,
+            jobs=job_signals,
             database=db,
             max_connections=max_connections,
             canary=self.canary,
@@ -220,17 +278,18 @@ class PlatformMonitoring(Construct):
 
     @property
     def all_alarms(self) -> list[cloudwatch.Alarm]:
-        """Every alarm: the environment-wide ones, then each service's."""
+        """Every alarm: the environment-wide ones, then each service's, then each job's."""
         per_service = [a for alarms in self.service_alarms.values() for a in alarms.values()]
-        return [*self.alarms.values(), *per_service]
+        per_job = [a for alarms in self.job_alarms.values() for a in alarms.values()]
+        return [*self.alarms.values(), *per_service, *per_job]
 
     # --- Topic ------------------------------------------------------------------------------
 
     def _allow_publishing(
-        self, sid: str, service: str, *, alarms: bool = False, rule_arn: str | None = None
+        self, sid: str, service: str, *, alarms: bool = False, rule_arns: Sequence[str] = ()
     ) -> None:
-        """Let `service` publish to the topic (this account's alarms, or one rule) and use the
-        key for it through SNS only."""
+        """Let `service` publish to the topic (this account's alarms, or these rules) and use
+        the key for it through SNS only."""
         stack = Stack.of(self)
         conditions: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": stack.account}}
         if alarms:
@@ -242,8 +301,8 @@ class PlatformMonitoring(Construct):
                     arn_format=ArnFormat.COLON_RESOURCE_NAME,
                 )
             }
-        if rule_arn is not None:
-            conditions["ArnEquals"] = {"aws:SourceArn": rule_arn}
+        if rule_arns:
+            conditions["ArnEquals"] = {"aws:SourceArn": list(rule_arns)}
         principal = iam.ServicePrincipal(service)
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
@@ -365,23 +424,8 @@ class PlatformMonitoring(Construct):
         name, state = field("$.detail.alarmName"), field("$.detail.state.value")
         description = field("$.detail.configuration.description")
         reason = field("$.detail.state.reason")
-        message = (
-            # AWS Chatbot posts only its "custom notification" JSON (readable in e-mail too).
-            events.RuleTargetInput.from_object(
-                {
-                    "version": "1.0",
-                    "source": "custom",
-                    "content": {
-                        "title": f"{state}: {name} ({field('$.region')})",
-                        "description": f"{description}. {reason}",
-                    },
-                }
-            )
-            if self.slack_channel is not None
-            # One line: a text input reaches SNS as a JSON string (quoted, escapes kept).
-            else events.RuleTargetInput.from_text(
-                f"{state}: {name} ({field('$.region')}). {description}. {reason}"
-            )
+        message = self._message(
+            f"{state}: {name} ({field('$.region')})", f"{description}. {reason}"
         )
         rule = events.Rule(
             self,
@@ -395,10 +439,94 @@ class PlatformMonitoring(Construct):
             ),
             targets=[_TopicTarget(self.topic, message)],
         )
-        self._allow_publishing(
-            "AllowEdgeAlarmRelay", "events.amazonaws.com", rule_arn=rule.rule_arn
-        )
+        self._topic_rules.append(rule)
         return rule
+
+    def _message(self, title: str, description: str) -> events.RuleTargetInput:
+        """A rule's notification: AWS Chatbot's "custom notification" JSON with Slack (the
+        only input it posts; readable in e-mail too), else one line of text (a text input
+        reaches SNS as a JSON string, quoted, escapes kept)."""
+        if self.slack_channel is not None:
+            return events.RuleTargetInput.from_object(
+                {
+                    "version": "1.0",
+                    "source": "custom",
+                    "content": {"title": title, "description": description},
+                }
+            )
+        return events.RuleTargetInput.from_text(f"{title}. {description}")
+
+    # --- Job runs ---------------------------------------------------------------------------
+
+    def _job_rules(self, scope: Construct, job: MonitoredJob) -> dict[str, events.Rule]:
+        """`TaskFailed`, `TaskNotStarted` and `ExecutionFailed` (rules `<Name>Rule` in
+        `scope`), each publishing a message that names the job to the topic."""
+        field = events.EventField.from_path
+        who = f"Job {job.name}"
+        stopped_task = {"lastStatus": ["STOPPED"], "group": [f"family:{job.family}"]}
+        # The first container is the job's own (`app`; a tracing sidecar comes after it).
+        container = field("$.detail.containers[0].name")
+        exit_code = field("$.detail.containers[0].exitCode")
+        reason, stop_code = field("$.detail.stoppedReason"), field("$.detail.stopCode")
+        task = field("$.detail.taskArn")
+        specs: dict[str, tuple[str, events.EventPattern, events.RuleTargetInput]] = {
+            "TaskFailed": (
+                f"{who}: a run failed (its task stopped with a non-zero exit code)",
+                events.EventPattern(
+                    source=["aws.ecs"],
+                    detail_type=["ECS Task State Change"],
+                    detail={
+                        **stopped_task,
+                        # Matches when any container's exit code is not 0 (a container that
+                        # never ran has none: TaskNotStarted).
+                        "containers": {"exitCode": [{"anything-but": 0}]},
+                    },
+                ),
+                self._message(
+                    f"{who} failed: exit code {exit_code} ({container})",
+                    f"Stop reason: {reason} ({stop_code}). Task {task}",
+                ),
+            ),
+            "TaskNotStarted": (
+                f"{who}: a run's task failed to start",
+                events.EventPattern(
+                    source=["aws.ecs"],
+                    detail_type=["ECS Task State Change"],
+                    detail={**stopped_task, "stopCode": ["TaskFailedToStart"]},
+                ),
+                self._message(
+                    f"{who} did not start", f"Reason: {reason} ({stop_code}). Task {task}"
+                ),
+            ),
+            "ExecutionFailed": (
+                f"{who}: a run's Step Functions execution failed, timed out or was aborted",
+                events.EventPattern(
+                    source=["aws.states"],
+                    detail_type=["Step Functions Execution Status Change"],
+                    detail={
+                        "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                        "stateMachineArn": [job.state_machine.state_machine_arn],
+                    },
+                ),
+                self._message(
+                    f"{who}: run {field('$.detail.name')} {field('$.detail.status')}",
+                    "FAILED: its task failed, did not start, or ran past the job's timeout "
+                    "(States.Timeout) and was stopped; TIMED_OUT: the overdue run was stopped; "
+                    f"ABORTED: stopped by hand. Execution {field('$.detail.executionArn')}",
+                ),
+            ),
+        }
+        rules: dict[str, events.Rule] = {}
+        for name, (description, pattern, message) in specs.items():
+            rules[name] = rule = events.Rule(
+                scope,
+                f"{name}Rule",
+                description=description,
+                event_pattern=pattern,
+                targets=[_TopicTarget(self.topic, message)],
+            )
+            self._topic_rules.append(rule)
+        return rules
 
     # --- Findings ---------------------------------------------------------------------------
 
@@ -465,7 +593,7 @@ class PlatformMonitoring(Construct):
 @jsii.implements(events.IRuleTarget)
 class _TopicTarget:
     """`topic` as a rule target, without the unconditioned publish grant CDK's SnsTopic target
-    adds (`PlatformMonitoring._allow_publishing` adds one for this rule only)."""
+    adds (`PlatformMonitoring._allow_publishing` adds one for this stack's rules only)."""
 
     def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput) -> None:
         self._topic = topic

@@ -5,7 +5,8 @@ Docker image, each pushed to its own repository as `:<commit>` and the moving
 `:<latest_tag>`, then the static files) -> [Publish] (upload the static files; nothing is
 deleted or retired) -> [Approve] -> [Migrate] (the migration task with its service's new
 image) -> Deploy (one action per service, in parallel: its new task definition, the released
-tag recorded in its SSM parameter) -> [Invalidate] (CloudFront paths) -> [Retire] (mark the
+tag recorded in its SSM parameter; a job's registers the revision its next run starts, without
+a service to update) -> [Invalidate] (CloudFront paths) -> [Retire] (mark the
 static files this release no longer uses) -> Smoke (GET every web service's health URL).
 Each CodeBuild action has its own project and least-privilege role; the commit id reaches
 every one of them as `IMAGE_TAG`. Optionally, a role GitHub Actions assumes through OIDC to
@@ -95,7 +96,8 @@ _BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing")
 
 
 class PlatformPipeline(Construct):
-    """A CodePipeline V2 releasing `repository`'s `branch` to the ECS services `services`.
+    """A CodePipeline V2 releasing `repository`'s `branch` to the ECS services and jobs
+    (`service` None) of `services`.
 
     Exposes `pipeline`, `artifact_bucket` (server access logs in `access_log_bucket`),
     `cache_bucket` (cache "s3", else None), `key` (encrypts artifacts, build logs, topics and
@@ -104,7 +106,7 @@ class PlatformPipeline(Construct):
     approvers' topic; None without approval), `notification_topic`, `github_role` and
     `github_oidc_provider` (None without `github_oidc`).
 
-    `migration_service` names the service of `services` whose new image the migration task
+    `migration_service` names the ECS service of `services` whose new image the migration task
     runs before Deploy; None: no Migrate step. `static_bucket` receives `static_files` (it
     may live in another region: the bucket's own stack's region is passed to the script).
 
@@ -245,7 +247,7 @@ class PlatformPipeline(Construct):
         distribution_id: str | None,
     ) -> list[codepipeline.StageProps]:
         """Every stage after Source, in order; a stage per step, named as its action (Deploy:
-        one action per service, in parallel)."""
+        one action per service and per job, in parallel)."""
         props = self._props
         static = codepipeline.Artifact(STATIC_ARTIFACT) if props.static_files else None
         build = make.action(BUILD, steps.build(services), outputs=[static] if static else ())

@@ -1,5 +1,5 @@
 """`PlatformPipeline`'s inputs: its settings (plain data) and their validation, and the
-services it releases (`ReleasedService`, which refers to their constructs).
+services and jobs it releases (`ReleasedService`, which refers to their constructs).
 
 Split out of `l3_constructs.pipeline`, which re-exports the classes here.
 """
@@ -76,14 +76,17 @@ class StaticFiles:
 
 @dataclass(frozen=True)
 class ReleasedService:
-    """A service the pipeline builds (from `directory`) and deploys."""
+    """A workload the pipeline builds (from `directory`) and deploys: an ECS service (web,
+    backend, worker), or a job (a scheduled task, `service` None)."""
 
     name: str
     #: Docker build context (holds the Dockerfile), relative to the repository root.
     directory: str
     #: Its own ECR repository: Build pushes `<commit>` and the latest tag to it.
     repository: ecr.IRepository
-    service: ecs.IBaseService
+    #: The ECS service Deploy updates to a new revision of `task_definition`; None: a job,
+    #: whose Deploy only registers that revision (its next run starts the family's latest).
+    service: ecs.IBaseService | None
     task_definition: ecs.TaskDefinition
     #: The container whose image a release replaces.
     container_name: str
@@ -225,6 +228,12 @@ def validate_wiring(
         raise ValueError("migration_service and migration_task_definition go together")
     if migration_service is not None and migration_service not in names:
         raise ValueError(f"migration_service {migration_service!r} is not among {names}")
+    jobs = [service.name for service in services if service.service is None]
+    if migration_service in jobs:
+        raise ValueError(
+            f"migration_service {migration_service!r} is a job: the migration runs before an "
+            "ECS service's update"
+        )
     for static in props.static_files:
         if static.directory is None and static.service not in names:
             raise ValueError(

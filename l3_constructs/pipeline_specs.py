@@ -255,6 +255,15 @@ def register_statements(
     ]
 
 
+def record_statement(parameter_arn: str) -> iam.PolicyStatement:
+    """Read and write one release record (`release_tools.release --parameter`)."""
+    return iam.PolicyStatement(
+        sid="RecordReleasedTag",
+        actions=["ssm:GetParameter", "ssm:PutParameter"],
+        resources=[parameter_arn],
+    )
+
+
 def static_objects(bucket_arn: str, static_files: Sequence[StaticFiles]) -> list[str]:
     """The keys under each service's prefix, and nothing else of the bucket."""
     return [f"{bucket_arn}/{static.prefix}/*" for static in static_files]

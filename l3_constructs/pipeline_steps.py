@@ -1,5 +1,5 @@
 """The CodeBuild project of each `PlatformPipeline` action, with its own least-privilege
-role: Build, Publish and Retire (static files), Migrate, Deploy (one per service),
+role: Build, Publish and Retire (static files), Migrate, Deploy (one per service or job),
 Invalidate, Smoke.
 
 Split out of `l3_constructs.pipeline`. `StepProjects` creates every project in the pipeline
@@ -31,6 +31,7 @@ from l3_constructs.pipeline_specs import (
     build_variables,
     environment_variables,
     publish_commands,
+    record_statement,
     register_statements,
     repository_uri,
     script_spec,
@@ -311,6 +312,10 @@ class StepProjects:
         return project
 
     def deploy(self, service: ReleasedService) -> codebuild.PipelineProject:
+        """`Deploy-<name>`: release the new image to the ECS service and record its tag; for
+        a job (`service.service` None), `register_job`."""
+        if service.service is None:
+            return self.register_job(service)
         props = self._props
         stack = Stack.of(self._scope)
         seconds = props.deploy_timeout_minutes * 60
@@ -342,11 +347,7 @@ class StepProjects:
                 resources=[service.service.service_arn],
             ),
             *register_statements(family_arn, service.task_definition),
-            iam.PolicyStatement(
-                sid="RecordReleasedTag",
-                actions=["ssm:GetParameter", "ssm:PutParameter"],
-                resources=[service.release_parameter_arn],
-            ),
+            record_statement(service.release_parameter_arn),
         ):
             role.add_to_principal_policy(statement)
         self.explain(
@@ -356,6 +357,50 @@ class StepProjects:
                 resource_finding(family_arn): "ecs:TagResource only while registering (ecs:"
                 "CreateAction) a revision of the service's one task-definition family, to "
                 "copy the current revision's tags.",
+            },
+        )
+        return project
+
+    def register_job(self, job: ReleasedService) -> codebuild.PipelineProject:
+        """`Deploy-<name>` of a job: register a revision of its task definition family with
+        the new image (the state machine runs the family's latest revision, so the next run
+        uses it), then record its tag. No service to update, nothing to wait for."""
+        stack = Stack.of(self._scope)
+        project = self.project(
+            f"{DEPLOY}-{job.name}",
+            description=f"Registers the job {job.name}'s task definition with the new image "
+            "(its next run uses it) and records its tag",
+            build_spec=script_spec(
+                [
+                    "python3 -m release_tools.release "
+                    '--task-definition-family "$TASK_DEFINITION_FAMILY" '
+                    '--container "$CONTAINER" --repository-uri "$REPOSITORY_URI" '
+                    '--tag "$IMAGE_TAG" --parameter "$RELEASE_PARAMETER"'
+                ]
+            ),
+            variables={
+                "TASK_DEFINITION_FAMILY": job.task_definition.family,
+                "CONTAINER": job.container_name,
+                "REPOSITORY_URI": repository_uri(job.repository),
+                "RELEASE_PARAMETER": job.release_parameter_name,
+            },
+            # Three API calls: the margin (start-up, pip install) is all it needs.
+            timeout_minutes=_STEP_MARGIN_MINUTES,
+        )
+        role = role_of(project)
+        family_arn = task_definitions_arn(stack, job.task_definition)
+        for statement in (
+            *register_statements(family_arn, job.task_definition),
+            record_statement(job.release_parameter_arn),
+        ):
+            role.add_to_principal_policy(statement)
+        self.explain(
+            role,
+            {
+                "Resource::*": _UNSCOPED_TASK_DEFINITION_CALLS,
+                resource_finding(family_arn): "ecs:TagResource only while registering (ecs:"
+                "CreateAction) a revision of the job's one task-definition family, to copy "
+                "the current revision's tags.",
             },
         )
         return project

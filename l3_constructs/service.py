@@ -18,6 +18,7 @@ from aws_cdk import (
     Stack,
     Token,
 )
+from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -59,6 +60,8 @@ class BacklogScaling:
 
     #: The queue's ApproximateNumberOfMessagesVisible.
     visible_messages: cloudwatch.IMetric
+    #: The queue's name (the metric's dimension, for the target tracking policy).
+    queue_name: str
     backlog_per_task: int = 10
 
 
@@ -175,19 +178,126 @@ class PlatformService(Construct):
         )
         scale_in = Duration.seconds(props.scale_in_cooldown_seconds)
         scale_out = Duration.seconds(props.scale_out_cooldown_seconds)
-        scaling.scale_on_cpu_utilization(
-            "CpuScaling",
-            target_utilization_percent=props.cpu_target_percent,
-            scale_in_cooldown=scale_in,
-            scale_out_cooldown=scale_out,
-        )
-        scaling.scale_on_memory_utilization(
-            "MemoryScaling",
-            target_utilization_percent=props.memory_target_percent,
-            scale_in_cooldown=scale_in,
-            scale_out_cooldown=scale_out,
-        )
+        if props.backlog_scaling is not None:
+            self._scale_on_backlog(scaling, props.backlog_scaling, props.min_count == 0)
+        else:
+            scaling.scale_on_cpu_utilization(
+                "CpuScaling",
+                target_utilization_percent=props.cpu_target_percent,
+                scale_in_cooldown=scale_in,
+                scale_out_cooldown=scale_out,
+            )
+            scaling.scale_on_memory_utilization(
+                "MemoryScaling",
+                target_utilization_percent=props.memory_target_percent,
+                scale_in_cooldown=scale_in,
+                scale_out_cooldown=scale_out,
+            )
         self._acknowledge_findings(props)
+
+    # --- Scaling on a queue's backlog ---------------------------------------------------------
+
+    def _scale_on_backlog(
+        self, scaling: ecs.ScalableTaskCount, backlog: BacklogScaling, from_zero: bool
+    ) -> None:
+        """Target tracking on visible messages per running task (CloudWatch metric math;
+        with no task running, the backlog itself). Target tracking scales in proportion to
+        the running tasks, so from zero it has nothing to multiply: with `from_zero`, one
+        step policy starts the first task when messages wait and none runs, and target
+        tracking takes over from there (and scales back to zero when the queue is empty)."""
+        one_minute = Duration.minutes(1)
+        running = cloudwatch.Metric(
+            namespace="ECS/ContainerInsights",
+            metric_name="RunningTaskCount",
+            dimensions_map={
+                "ClusterName": self._cluster.cluster.cluster_name,
+                "ServiceName": self.service.service_name,
+            },
+            statistic="Average",
+            period=one_minute,
+        )
+        using = {"visible": backlog.visible_messages, "tasks": running}
+        # CDK's target tracking takes a single metric; the policy itself takes metric math.
+        policy = appscaling.CfnScalingPolicy
+        task_count = cast("Construct", self.service.node.find_child("TaskCount"))
+        target = task_count.node.find_child("Target")
+        assert isinstance(target, appscaling.ScalableTarget)
+
+        def stat(
+            query_id: str, namespace: str, metric: str, dimensions: dict[str, str], statistic: str
+        ) -> appscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty:
+            return policy.TargetTrackingMetricDataQueryProperty(
+                id=query_id,
+                return_data=False,
+                metric_stat=policy.TargetTrackingMetricStatProperty(
+                    stat=statistic,
+                    metric=policy.TargetTrackingMetricProperty(
+                        namespace=namespace,
+                        metric_name=metric,
+                        dimensions=[
+                            policy.TargetTrackingMetricDimensionProperty(name=k, value=v)
+                            for k, v in dimensions.items()
+                        ],
+                    ),
+                ),
+            )
+
+        policy(
+            task_count,
+            "BacklogScaling",
+            policy_name=f"{Stack.of(self).stack_name}-{self.name}-backlog-per-task",
+            policy_type="TargetTrackingScaling",
+            scaling_target_id=target.scalable_target_id,
+            target_tracking_scaling_policy_configuration=policy.TargetTrackingScalingPolicyConfigurationProperty(
+                target_value=backlog.backlog_per_task,
+                scale_in_cooldown=300,
+                scale_out_cooldown=60,
+                customized_metric_specification=policy.CustomizedMetricSpecificationProperty(
+                    metrics=[
+                        stat(
+                            "visible",
+                            "AWS/SQS",
+                            "ApproximateNumberOfMessagesVisible",
+                            {"QueueName": backlog.queue_name},
+                            "Maximum",
+                        ),
+                        stat(
+                            "tasks",
+                            "ECS/ContainerInsights",
+                            "RunningTaskCount",
+                            {
+                                "ClusterName": self._cluster.cluster.cluster_name,
+                                "ServiceName": self.service.service_name,
+                            },
+                            "Average",
+                        ),
+                        policy.TargetTrackingMetricDataQueryProperty(
+                            id="backlog",
+                            expression="IF(tasks > 0, visible / tasks, visible)",
+                            label="Visible messages per running task",
+                            return_data=True,
+                        ),
+                    ]
+                ),
+            ),
+        )
+        if from_zero:
+            scaling.scale_on_metric(
+                "StartFromZero",
+                metric=cloudwatch.MathExpression(
+                    expression="IF(tasks > 0, 0, visible)",
+                    using_metrics=using,
+                    label="Visible messages while no task runs",
+                    period=one_minute,
+                ),
+                scaling_steps=[
+                    appscaling.ScalingInterval(upper=0, change=0),
+                    appscaling.ScalingInterval(lower=1, change=1),
+                ],
+                adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+                cooldown=one_minute,
+                evaluation_periods=1,
+            )
 
     # --- Service Connect ----------------------------------------------------------------------
 

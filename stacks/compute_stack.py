@@ -23,17 +23,25 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
 from config.models import EnvironmentConfig
-from config.services import Service, rule_priority, url_variable
+from config.services import (
+    QUEUE_VARIABLE,
+    Service,
+    queue_variable,
+    rule_priority,
+    url_variable,
+)
 from l3_constructs.app_secrets import AppSecrets, SecretRef
 from l3_constructs.cluster import PlatformCluster
 from l3_constructs.compliance import acknowledge, skip_checkov
 from l3_constructs.database import PlatformDatabase
+from l3_constructs.job import JobProps, PlatformJob
 from l3_constructs.limits import CLOUDFRONT_REGION
 from l3_constructs.load_balancer import CloudFrontOrigin, LoadBalancerProps, PlatformLoadBalancer
 from l3_constructs.migration import MigrationProps, PlatformMigration
 from l3_constructs.network import PlatformNetwork
-from l3_constructs.service import PlatformService, ServiceProps, WebRoute
+from l3_constructs.service import BacklogScaling, PlatformService, ServiceProps, WebRoute
 from l3_constructs.storage import PlatformStorage
+from l3_constructs.worker_queue import WorkerQueue, WorkerQueueProps
 from l3_constructs.workload import ContainerHealthCheck, ImageSource
 from stacks.base import PlatformStack
 
@@ -114,7 +122,24 @@ class ComputeStack(PlatformStack):
         }
         self._storage = storage
         self._rotation_rules: list[Any] = []
+        # Workers' queues first: any workload may publish to them.
+        self.queues: dict[str, WorkerQueue] = {
+            name: WorkerQueue(
+                self,
+                f"{name}Queue",
+                props=WorkerQueueProps(
+                    visibility_timeout_seconds=s.queue.visibility_timeout_seconds,
+                    max_receive_count=s.queue.max_receive_count,
+                    retention_days=s.queue.retention_days,
+                    dead_letter_retention_days=s.queue.dead_letter_retention_days,
+                ),
+                key=self.cluster.key,
+            )
+            for name, s in services.items()
+            if s.kind == "worker"
+        }
         servers = {t for s in services.values() for t in s.connects_to}
+        #: Every ECS service (web, backend, worker), by name; jobs are in `jobs`.
         self.services: dict[str, PlatformService] = {
             name: self._service(
                 config,
@@ -125,6 +150,12 @@ class ComputeStack(PlatformStack):
                 public=public,
             )
             for name, service in services.items()
+            if service.kind != "job"
+        }
+        self.jobs: dict[str, PlatformJob] = {
+            name: self._job(config, name, service, task_subnets=task_subnets, public=public)
+            for name, service in services.items()
+            if service.kind == "job"
         }
         for name, service in services.items():
             for target in service.connects_to:
@@ -164,6 +195,18 @@ class ComputeStack(PlatformStack):
                 database.grant_secret_read(role)
                 database.allow_connections_from(platform_service.security_group, f"Service {name}")
                 self._redeploy_on_rotation(database, name, platform_service)
+        # A job reads the password when each run starts: no redeploy needed.
+        for name, job in self.jobs.items():
+            if services[name].database:
+                database.grant_secret_read(job.task_definition.obtain_execution_role())
+                database.allow_connections_from(job.security_group, f"Job {name}")
+            CfnOutput(
+                self,
+                f"{name}JobTaskDefinitionFamily",
+                value=job.task_definition.family,
+                description=f"Task definition family of the {name} job: run it once with "
+                "`aws ecs run-task` (README 'Background work')",
+            )
         self._keep_legacy_ids(owner)
         CfnOutput(
             self,
@@ -173,16 +216,11 @@ class ComputeStack(PlatformStack):
             "the Edge stack's CloudFront distribution",
         )
 
-    def _service(
-        self,
-        config: EnvironmentConfig,
-        name: str,
-        s: Service,
-        *,
-        server: bool,
-        task_subnets: ec2.SubnetSelection,
-        public: bool,
-    ) -> PlatformService:
+    def _task(
+        self, config: EnvironmentConfig, name: str, s: Service
+    ) -> tuple[dict[str, Any], dict[str, ecs.Secret]]:
+        """What every workload's task takes from config (`TaskProps` fields), and its
+        secrets: the database's where it says so, then its own."""
         environment: dict[str, str] = {}
         secrets: dict[str, ecs.Secret] = {}
         if s.database:
@@ -193,6 +231,10 @@ class ComputeStack(PlatformStack):
         for target in s.connects_to:
             target_service = config.services[target]
             environment[url_variable(target)] = f"http://{target}:{target_service.port}"
+        for target in s.publishes_to:
+            environment[queue_variable(target)] = self.queues[target].queue.queue_url
+        if s.kind == "worker":
+            environment[QUEUE_VARIABLE] = self.queues[name].queue.queue_url
         environment.update(s.environment)
         refs = {
             variable: SecretRef(
@@ -205,7 +247,67 @@ class ComputeStack(PlatformStack):
             for variable, secret in s.secrets.items()
         }
         secrets.update({v: self.app_secrets.secret(ref) for v, ref in refs.items()})
-        image = s.image
+        image, check = s.image, s.container_health_check
+        task = {
+            "name": name,
+            "image": ImageSource(
+                kind=image.source,
+                directory=str(REPO_ROOT / image.directory) if image.directory else None,
+                repository_name=image.repository,
+                tag=image.tag,
+            ),
+            "cpu": s.cpu,
+            "memory_mib": s.memory_mib,
+            "architecture": s.architecture,
+            # Workers and jobs serve no requests: no port, no PORT.
+            "port": s.port if s.kind in ("web", "backend") else None,
+            "command": s.command,
+            "environment": environment,
+            "container_health_check": ContainerHealthCheck(
+                command=check.command,
+                interval_seconds=check.interval_seconds,
+                timeout_seconds=check.timeout_seconds,
+                retries=check.retries,
+                start_period_seconds=check.start_period_seconds,
+            )
+            if check
+            else None,
+            "log_retention_days": s.log_retention_days,
+            "ecr_keep_images": config.compute.ecr_keep_images,
+            "stop_timeout_seconds": s.stop_timeout_seconds,
+            # With a pipeline, the workload runs the tag it released (its release record in
+            # the Network stack), and the configured image until the first release.
+            "release_parameter_name": config.release_parameter_name(name)
+            if config.pipeline and image.source == "asset"
+            else None,
+            "mutable_tags": (config.latest_image_tag,) if config.pipeline else (),
+            "tracing": config.observability.tracing,
+            "decrypt_grants": AppSecrets.decrypt_grants(list(refs.values())),
+        }
+        return task, secrets
+
+    def _grant(self, task_definition: ecs.TaskDefinition, name: str, s: Service) -> None:
+        """The task role's grants: the storage bucket, the queues it publishes to, and a
+        worker's own queue."""
+        role = task_definition.task_role
+        if s.storage != "none" and self._storage is not None:
+            self._storage.grant(role, s.storage)
+        for target in s.publishes_to:
+            self.queues[target].grant_send(role)
+        if s.kind == "worker":
+            self.queues[name].grant_consume(role)
+
+    def _service(
+        self,
+        config: EnvironmentConfig,
+        name: str,
+        s: Service,
+        *,
+        server: bool,
+        task_subnets: ec2.SubnetSelection,
+        public: bool,
+    ) -> PlatformService:
+        task, secrets = self._task(config, name, s)
         route = (
             WebRoute(
                 priority=rule_priority(name, s),
@@ -220,24 +322,12 @@ class ComputeStack(PlatformStack):
             if s.kind == "web"
             else None
         )
-        check = s.container_health_check
+        queue = self.queues.get(name)
         service = PlatformService(
             self,
             name,
             props=ServiceProps(
-                name=name,
-                image=ImageSource(
-                    kind=image.source,
-                    directory=str(REPO_ROOT / image.directory) if image.directory else None,
-                    repository_name=image.repository,
-                    tag=image.tag,
-                ),
-                cpu=s.cpu,
-                memory_mib=s.memory_mib,
-                architecture=s.architecture,
-                port=s.port,
-                command=s.command,
-                environment=environment,
+                **task,
                 desired_count=s.capacity.desired,
                 min_count=s.capacity.min,
                 max_count=s.capacity.max,
@@ -250,29 +340,17 @@ class ComputeStack(PlatformStack):
                 deployment_strategy=s.deployment.strategy,
                 bake_time_minutes=s.deployment.bake_time_minutes,
                 route=route,
-                container_health_check=ContainerHealthCheck(
-                    command=check.command,
-                    interval_seconds=check.interval_seconds,
-                    timeout_seconds=check.timeout_seconds,
-                    retries=check.retries,
-                    start_period_seconds=check.start_period_seconds,
-                )
-                if check
-                else None,
-                log_retention_days=s.log_retention_days,
                 enable_execute_command=s.enable_execute_command,
-                ecr_keep_images=config.compute.ecr_keep_images,
                 assign_public_ip=public,
                 service_connect_server=server or s.kind == "backend",
                 service_connect_client=bool(s.connects_to),
-                # With a pipeline, the service runs the tag it released (its release record
-                # in the Network stack), and the configured image until the first release.
-                release_parameter_name=config.release_parameter_name(name)
-                if config.pipeline and image.source == "asset"
+                backlog_scaling=BacklogScaling(
+                    visible_messages=queue.visible_messages(),
+                    queue_name=queue.queue.queue_name,
+                    backlog_per_task=s.queue.backlog_per_task,
+                )
+                if queue is not None
                 else None,
-                mutable_tags=(config.latest_image_tag,) if config.pipeline else (),
-                tracing=config.observability.tracing,
-                decrypt_grants=AppSecrets.decrypt_grants(list(refs.values())),
             ),
             cluster=self.cluster,
             vpc=self.cluster.cluster.vpc,
@@ -280,9 +358,40 @@ class ComputeStack(PlatformStack):
             secrets=secrets,
             load_balancer=self.load_balancer if s.kind == "web" else None,
         )
-        if s.storage != "none" and self._storage is not None:
-            self._storage.grant(service.task_definition.task_role, s.storage)
+        self._grant(service.task_definition, name, s)
         return service
+
+    def _job(
+        self,
+        config: EnvironmentConfig,
+        name: str,
+        s: Service,
+        *,
+        task_subnets: ec2.SubnetSelection,
+        public: bool,
+    ) -> PlatformJob:
+        task, secrets = self._task(config, name, s)
+        assert s.schedule is not None
+        job = PlatformJob(
+            self,
+            name,
+            props=JobProps(
+                **task,
+                schedule=s.schedule,
+                timezone=s.timezone,
+                flexible_window_minutes=s.flexible_window_minutes,
+                retry_attempts=s.retry.attempts,
+                max_event_age_seconds=s.retry.max_event_age_seconds,
+                timeout_minutes=s.timeout_minutes,
+                assign_public_ip=public,
+            ),
+            cluster=self.cluster,
+            vpc=self.cluster.cluster.vpc,
+            subnets=task_subnets,
+            secrets=secrets,
+        )
+        self._grant(job.task_definition, name, s)
+        return job
 
     def _keep_legacy_ids(self, owner: PlatformService) -> None:
         kept: Mapping[str, IConstruct | None] = {

@@ -1,10 +1,13 @@
 """Monitoring stack: thin wiring from config to `PlatformMonitoring` (the environment's region).
 
-It reads every service (its ECS service, log group and serving target groups) and the load
-balancer from Compute, the instance from Database, and the distribution id, web ACL metric
-name and edge alarms from Edge (us-east-1, whose alarm state changes reach this stack's topic
-through EventBridge). The canary calls the default web service's health path unless
-`observability.canary.path` names another.
+It reads every service (its ECS service, log group, serving target groups and, for a worker,
+its queue, with the oldest-message threshold from config), every job (its task definition
+family, state machine and schedule dead-letter queue) and the load balancer from Compute,
+the instance from Database, and the distribution id, web ACL metric name and edge alarms
+from Edge (us-east-1, whose alarm state changes reach this stack's topic through
+EventBridge). Compute never depends on Monitoring: the job-failure rules live here, on the
+events ECS and Step Functions publish anyway. The canary calls the default web service's
+health path unless `observability.canary.path` names another.
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ from typing import Any
 from constructs import Construct
 
 from config.models import EnvironmentConfig
-from l3_constructs.observability import MonitoredService, MonitoringProps, PlatformMonitoring
+from l3_constructs.observability import (
+    MonitoredJob,
+    MonitoredQueue,
+    MonitoredService,
+    MonitoringProps,
+    PlatformMonitoring,
+)
 from stacks.base import PlatformStack
 from stacks.compute_stack import ComputeStack
 from stacks.database_stack import DatabaseStack
@@ -66,8 +75,26 @@ class MonitoringStack(PlatformStack):
                     service=service.service,
                     log_group=service.log_group,
                     target_groups=tuple(service.serving_target_groups()),
+                    queue=MonitoredQueue(
+                        queue=compute.queues[name].queue,
+                        dead_letter_queue=compute.queues[name].dead_letter_queue,
+                        oldest_message_alarm_seconds=(
+                            config.services[name].queue.oldest_message_alarm_seconds
+                        ),
+                    )
+                    if name in compute.queues
+                    else None,
                 )
                 for name, service in compute.services.items()
+            ],
+            jobs=[
+                MonitoredJob(
+                    name=name,
+                    family=job.task_definition.family,
+                    state_machine=job.state_machine,
+                    dead_letter_queue=job.dead_letter_queue,
+                )
+                for name, job in compute.jobs.items()
             ],
             load_balancer=compute.load_balancer.load_balancer,
             database=database.database.instance,

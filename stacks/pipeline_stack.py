@@ -1,9 +1,10 @@
 """Pipeline stack: thin wiring from config to `PlatformPipeline` (in the environment's region).
 
-It releases every service built from a directory (`image.source: asset`): its image
-repository, service and task definition from the Compute stack, its release record from the
-Network stack; the migration task from Compute; the static bucket and the distribution id
-from the Edge stack (us-east-1, across regions through CDK's weak references).
+It releases every workload built from a directory (`image.source: asset`), of every kind:
+its image repository and task definition (and, but for a job, its ECS service) from the
+Compute stack, its release record from the Network stack; the migration task from Compute;
+the static bucket and the distribution id from the Edge stack (us-east-1, across regions
+through CDK's weak references).
 """
 
 from __future__ import annotations
@@ -49,19 +50,11 @@ class PipelineStack(PlatformStack):
         approval = pipeline.approval
         oidc = pipeline.github_oidc
         role_name = config.github_role_name  # set exactly when `oidc` is
-        # Every service built from a directory; config gives them one architecture.
+        # Every workload built from a directory (ECS services and jobs); config gives them
+        # one architecture.
         built = {n: s for n, s in config.services.items() if s.image.source == "asset"}
         services = tuple(
-            ReleasedService(
-                name=name,
-                directory=service.image.directory or "",
-                repository=compute.services[name].repository,
-                service=compute.services[name].service,
-                task_definition=compute.services[name].task_definition,
-                container_name=CONTAINER_NAME,
-                release_parameter_name=release_records[name].parameter_name,
-                release_parameter_arn=release_records[name].parameter_arn,
-            )
+            _released(name, service.image.directory or "", compute, release_records[name])
             for name, service in built.items()
         )
         architectures = {s.architecture for s in built.values()}
@@ -140,6 +133,25 @@ class PipelineStack(PlatformStack):
                 value=self.pipeline.github_role.role_arn,
                 description="The role .github/workflows/deploy.yml assumes (OIDC)",
             )
+
+
+def _released(
+    name: str, directory: str, compute: ComputeStack, record: ReleaseRecord
+) -> ReleasedService:
+    """Workload `name` of the Compute stack: an ECS service (web, backend, worker), else a
+    job (no service: its Deploy registers the revision its next run starts)."""
+    service = compute.services.get(name)
+    workload = service if service is not None else compute.jobs[name]
+    return ReleasedService(
+        name=name,
+        directory=directory,
+        repository=workload.repository,
+        service=service.service if service is not None else None,
+        task_definition=workload.task_definition,
+        container_name=CONTAINER_NAME,
+        release_parameter_name=record.parameter_name,
+        release_parameter_arn=record.parameter_arn,
+    )
 
 
 def smoke_urls(config: EnvironmentConfig) -> tuple[str, ...]:

@@ -24,18 +24,23 @@ def _t(synth: Synth, stage: str) -> dict[str, Any]:
 
 
 def _services(synth: Synth) -> list[tuple[str, str]]:
-    """(stage, service) for every service of every stage."""
-    return [(stage, name) for stage in STAGES for name in synth.configs[stage].services]
+    """(stage, service) for every ECS service of every stage (jobs: tests/test_jobs.py)."""
+    return [
+        (stage, name)
+        for stage in STAGES
+        for name, s in synth.configs[stage].services.items()
+        if s.kind != "job"
+    ]
 
 
 SERVICES = [
     # Resolved lazily per test from the synth; ids are `stage-service`.
     pytest.param(stage, name, id=f"{stage}-{name}")
     for stage, names in (
-        ("Test", ("web", "api")),
-        ("Stage", ("web", "api")),
-        ("Prod", ("web", "api")),
-        (NEW_STAGE, ("web", "api", "admin", "jobs")),
+        ("Test", ("web", "api", "worker")),
+        ("Stage", ("web", "api", "worker")),
+        ("Prod", ("web", "api", "worker")),
+        (NEW_STAGE, ("web", "api", "worker", "admin", "jobs")),
     )
     for name in names
 ]
@@ -114,8 +119,9 @@ def test_cluster_insights_and_service_connect_namespace(synth: Synth, stage: str
 def test_one_ecs_service_per_configured_service(synth: Synth, stage: str) -> None:
     template = _t(synth, stage)
     services = resources(template, "AWS::ECS::Service")
-    assert len(services) == len(synth.configs[stage].services)
-    for name in synth.configs[stage].services:
+    ecs_services = [n for n, s in synth.configs[stage].services.items() if s.kind != "job"]
+    assert len(services) == len(ecs_services)
+    for name in ecs_services:
         _one(template, name, "AWS::ECS::Service")
 
 
@@ -131,11 +137,16 @@ def test_task_size_architecture_and_container(synth: Synth, stage: str, name: st
     assert task["RuntimePlatform"]["CpuArchitecture"] == s.architecture
     assert task["RequiresCompatibilities"] == ["FARGATE"]
     container = _container(task)
-    # Named, so Service Connect can offer it as http://<name>:<port>.
-    assert container["PortMappings"] == [
-        {"AppProtocol": "http", "ContainerPort": s.port, "Name": name, "Protocol": "tcp"}
-    ]
-    assert _environment(container)["PORT"] == str(s.port)
+    assert container["StopTimeout"] == s.stop_timeout_seconds
+    if s.kind == "worker":  # serves no requests: no port (tests/test_workers.py)
+        assert not container.get("PortMappings")
+        assert "PORT" not in _environment(container)
+    else:
+        # Named, so Service Connect can offer it as http://<name>:<port>.
+        assert container["PortMappings"] == [
+            {"AppProtocol": "http", "ContainerPort": s.port, "Name": name, "Protocol": "tcp"}
+        ]
+        assert _environment(container)["PORT"] == str(s.port)
     if s.command:
         assert container["Command"] == list(s.command)
     # The app container runs the server, never the migration.
@@ -396,8 +407,12 @@ def test_deployment_rolls_back_on_failure_and_web_on_alarm(
     assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     assert deployment["MinimumHealthyPercent"] == s.deployment.min_healthy_percent
     assert deployment["MaximumPercent"] == s.deployment.max_percent
-    alarms = _of(template, name, "AWS::CloudWatch::Alarm")
-    if s.kind == "backend":
+    alarms = {
+        k: a
+        for k, a in _of(template, name, "AWS::CloudWatch::Alarm").items()
+        if "Alarm5xx" in k or "AlarmUnhealthy" in k
+    }
+    if s.kind != "web":
         assert "Alarms" not in deployment
         assert alarms == {}
         return
@@ -418,7 +433,7 @@ def test_deployment_strategy_per_service(synth: Synth, stage: str, name: str) ->
     _, service = _one(template, name, "AWS::ECS::Service")
     deployment = props(service)["DeploymentConfiguration"]
     target_groups = _of(template, name, "AWS::ElasticLoadBalancingV2::TargetGroup")
-    if s.kind == "backend":
+    if s.kind != "web":
         assert target_groups == {}
         assert not props(service).get("LoadBalancers")
         return
@@ -448,6 +463,8 @@ def test_shipped_strategies_cover_rolling_and_blue_green(synth: Synth) -> None:
 @pytest.mark.parametrize(("stage", "name"), SERVICES)
 def test_scaling_on_cpu_and_memory(synth: Synth, stage: str, name: str) -> None:
     s = synth.configs[stage].services[name]
+    if s.kind == "worker":
+        pytest.skip("a worker scales on its queue's backlog (tests/test_workers.py)")
     template = _t(synth, stage)
     _, target = _one(template, name, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert (props(target)["MinCapacity"], props(target)["MaxCapacity"]) == (
@@ -540,7 +557,7 @@ def test_only_the_owning_service_waits_for_the_migration(synth: Synth, stage: st
     config = synth.configs[stage]
     template = _t(synth, stage)
     migration_id, _ = only(template, "Custom::DatabaseMigration")
-    for name in config.services:
+    for name in (n for n, s in config.services.items() if s.kind != "job"):
         _, service = _one(template, name, "AWS::ECS::Service")
         waits = migration_id in service.get("DependsOn", [])
         assert waits is (name == _owner(config)), name
@@ -585,7 +602,8 @@ def test_migration_runner_may_run_only_this_task(synth: Synth, stage: str) -> No
     template = _t(synth, stage)
     statements = [
         s
-        for policy in resources(template, "AWS::IAM::ManagedPolicy").values()
+        for logical_id, policy in resources(template, "AWS::IAM::ManagedPolicy").items()
+        if logical_id.startswith("Migration")
         for s in props(policy)["PolicyDocument"]["Statement"]
     ]
     (run,) = [s for s in statements if s["Action"] == "ecs:RunTask"]
@@ -665,7 +683,7 @@ def test_listener_rule_per_web_service(synth: Synth, stage: str, name: str) -> N
     s = config.services[name]
     template = _t(synth, stage)
     rules = _of(template, name, "AWS::ElasticLoadBalancingV2::ListenerRule")
-    if s.kind == "backend":
+    if s.kind != "web":
         assert rules == {}
         return
     ((_, rule),) = rules.items()
@@ -855,7 +873,17 @@ def test_database_admits_only_its_services_and_the_migration(synth: Synth, stage
             props(service)["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"][0]
         )
 
-    users = {group_of(n) for n, s in config.services.items() if s.database}
+    users = {group_of(n) for n, s in config.services.items() if s.database and s.kind != "job"}
+    # A job's task runs with its own security group.
+    users |= {
+        next(
+            k
+            for k in resources(template, "AWS::EC2::SecurityGroup")
+            if k.startswith(f"{n}Security")
+        )
+        for n, s in config.services.items()
+        if s.database and s.kind == "job"
+    }
     migration_sg = ref_id(
         props(only(template, "Custom::DatabaseMigration")[1])["SecurityGroups"][0]
     )
@@ -873,7 +901,9 @@ def test_password_rotation_redeploys_every_database_service(synth: Synth, stage:
     config = synth.configs[stage]
     template = _t(synth, stage)
     rules = resources(template, "AWS::Events::Rule")
-    users = [n for n, s in config.services.items() if s.database]
+    # Jobs read the password at each run's start: only services are redeployed.
+    users = [n for n, s in config.services.items() if s.database and s.kind != "job"]
+    rules = {k: r for k, r in rules.items() if k.startswith("RedeployOnRotation")}
     assert len(rules) == len(users)
     updated = set()
     for rule in rules.values():

@@ -42,6 +42,8 @@ PINNED: dict[tuple[str, str], str | frozenset[str] | dict[str, str]] = {
         {
             "ServiceRepositoryB5DB2931",
             "webRepositoryACCDB201",
+            "workerRepository41DC9204",  # issue 12: background work
+            "cleanupRepository4B319906",
             "adminRepository6D6EA111",  # Dev
             "jobsRepository9F2308CE",  # Dev
         }
@@ -53,6 +55,8 @@ PINNED: dict[tuple[str, str], str | frozenset[str] | dict[str, str]] = {
             "MigrationLogGroupF62BD9AA",
             "AWSb4cf1abd4e4f4bc699441af7ccd9ec37LogGroup55AC5485",
             "webLogGroup080F5ECF",
+            "workerLogGroup763437BA",
+            "cleanupLogGroup5C0F1D60",
             "adminLogGroup2E3B1683",  # Dev
             "jobsLogGroup407F5D87",  # Dev
             "ClusterExecLogGroup2AEF0708",  # where a service enables ECS Exec

@@ -1,9 +1,12 @@
 """Alarms that page, per environment: each threshold from config, one encrypted topic, every
-service's own alarms (web services' on their target groups too), the dashboard with a row per
-service, the canary, and the edge alarms relayed from us-east-1.
+service's own alarms (web services' on their target groups, workers' on their queues too),
+each job's failed runs (EventBridge rules) and its schedule's dead-letter queue, the
+dashboard with a row per service and per job, the canary, and the edge alarms relayed from
+us-east-1.
 
-Services are read from each stage's config (`synth.configs[stage].services`), never named
-here: the shipped stages run `web` and `api`, the session's Dev stage may run more.
+Services are read from each stage's config (`synth.configs[stage].services`, by kind), never
+named here: the shipped stages run `web`, `api`, the worker `worker` and the job `cleanup`,
+the session's Dev stage may run more.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from config.services import QUEUE_VARIABLE, Service
 from l3_constructs.limits import CLOUDFRONT_REGION, default_max_connections
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import only, props, ref_id, resources
@@ -29,12 +33,33 @@ TARGET_METRICS = {
     "TargetResponseTime": "ResponseTimeP95",
     "UnHealthyHostCount": "UnhealthyTargets",
 }
+#: A worker's queue alarms: the dead-letter queue's visible messages, the queue's oldest age.
+QUEUE_METRICS = {
+    "ApproximateNumberOfMessagesVisible": "DeadLetterMessages",
+    "ApproximateAgeOfOldestMessage": "OldestMessageAge",
+}
+#: What a job's failed-run rules match: Step Functions statuses that end a run unsuccessfully.
+FAILED_STATUSES = {"FAILED", "TIMED_OUT", "ABORTED"}
 #: The environment-wide alarms (construct ids directly under the monitoring construct).
 ENVIRONMENT_ALARMS = ("Alb5xx", "RdsCpu", "RdsConnections", "RdsFreeStorage", "Canary")
 
 
 def _t(synth: Synth, stage: str) -> dict[str, Any]:
     return synth.template(stage, "Monitoring")
+
+
+def _services(synth: Synth, stage: str) -> dict[str, Service]:
+    """The ECS services (web, backend, worker) of `stage`, in config order."""
+    return {n: s for n, s in synth.configs[stage].services.items() if s.kind != "job"}
+
+
+def _of_kind(synth: Synth, stage: str, kind: str) -> dict[str, Service]:
+    return {n: s for n, s in synth.configs[stage].services.items() if s.kind == kind}
+
+
+def _topic(synth: Synth, stage: str) -> dict[str, str]:
+    topic_id, _ = only(_t(synth, stage), "AWS::SNS::Topic")
+    return {"Ref": topic_id}
 
 
 @dataclass(frozen=True)
@@ -48,13 +73,42 @@ class _ComputeService:
     target_group_ids: tuple[str, ...]
 
 
-def _compute_service(synth: Synth, stage: str, name: str) -> _ComputeService:
+@dataclass(frozen=True)
+class _WorkerQueue:
+    """A worker's queues in the Compute template."""
+
+    queue_id: str
+    dead_letter_queue_id: str
+
+
+def _worker_queue(synth: Synth, stage: str, name: str) -> _WorkerQueue:
+    """The queue of worker `name` (its construct id, `<name>Queue`, starts the logical id)
+    and the dead-letter queue its redrive policy names."""
     compute = synth.template(stage, "Compute")
+    (queue_id,) = [
+        k
+        for k, q in resources(compute, "AWS::SQS::Queue").items()
+        if k.startswith(f"{name.replace('-', '')}Queue") and "RedrivePolicy" in props(q)
+    ]
+    redrive = props(compute["Resources"][queue_id])["RedrivePolicy"]
+    return _WorkerQueue(queue_id, ref_id(redrive["deadLetterTargetArn"]))
+
+
+def _compute_service(synth: Synth, stage: str, name: str) -> _ComputeService:
+    """Found by the `app` container's port mapping, named after the service (web, backend),
+    or for a worker by its `QUEUE_URL`, the worker's queue."""
+    compute = synth.template(stage, "Compute")
+    worker = synth.configs[stage].services[name].kind == "worker"
+    queue = {"Ref": _worker_queue(synth, stage, name).queue_id} if worker else None
     for service_id, service in resources(compute, "AWS::ECS::Service").items():
         p = props(service)
         task = compute["Resources"][ref_id(p["TaskDefinition"])]
         (app,) = [c for c in props(task)["ContainerDefinitions"] if c["Name"] == "app"]
-        if [m.get("Name") for m in app["PortMappings"]] != [name]:
+        environment = {e["Name"]: e["Value"] for e in app.get("Environment", [])}
+        if worker:
+            if environment.get(QUEUE_VARIABLE) != queue:
+                continue
+        elif [m.get("Name") for m in app.get("PortMappings", [])] != [name]:
             continue
         groups: list[str] = []
         for attachment in p.get("LoadBalancers", []):
@@ -90,18 +144,72 @@ def _imported(synth: Synth, stage: str, value: Any) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _ComputeJob:
+    """A job's resources in the Compute template (logical ids start with its name)."""
+
+    family: str
+    state_machine_id: str
+    #: The schedule's dead-letter queue.
+    dead_letter_queue_id: str
+
+
+def _compute_job(synth: Synth, stage: str, name: str) -> _ComputeJob:
+    compute = synth.template(stage, "Compute")
+    prefix = name.replace("-", "")
+
+    def own(type_name: str) -> dict[str, Any]:
+        ((_, resource),) = [
+            (k, r) for k, r in resources(compute, type_name).items() if k.startswith(prefix)
+        ]
+        return resource
+
+    ((state_machine_id, _),) = [
+        (k, r)
+        for k, r in resources(compute, "AWS::StepFunctions::StateMachine").items()
+        if k.startswith(prefix)
+    ]
+    family = props(own("AWS::ECS::TaskDefinition"))["Family"]
+    # The family the stack output tells an operator is the one the task definition has.
+    assert compute["Outputs"][f"{prefix}JobTaskDefinitionFamily"]["Value"] == family
+    dead_letters = props(own("AWS::Scheduler::Schedule"))["Target"]["DeadLetterConfig"]["Arn"]
+    return _ComputeJob(family, state_machine_id, ref_id(dead_letters))
+
+
 def _load_balancer_id(synth: Synth, stage: str) -> str:
     lb_id, _ = only(synth.template(stage, "Compute"), "AWS::ElasticLoadBalancingV2::LoadBalancer")
     return lb_id
 
 
-def _service_alarms(synth: Synth, stage: str, name: str) -> dict[str, dict[str, Any]]:
-    """Logical id -> properties of the alarms whose description names service `name`."""
+def _service_alarms(
+    synth: Synth, stage: str, name: str, what: str = "Service"
+) -> dict[str, dict[str, Any]]:
+    """Logical id -> properties of the alarms whose description names service (or job)
+    `name`."""
     found = synth.assertions(stage, "Monitoring").find_resources(
         ALARM,
-        {"Properties": {"AlarmDescription": Match.string_like_regexp(f"^Service {name}: ")}},
+        {"Properties": {"AlarmDescription": Match.string_like_regexp(f"^{what} {name}: ")}},
     )
     return {logical_id: dict(alarm["Properties"]) for logical_id, alarm in found.items()}
+
+
+def _job_rules(synth: Synth, stage: str, name: str) -> dict[str, dict[str, Any]]:
+    """Construct id (`TaskFailed`, ...) -> properties of the rules of job `name` (in
+    `Monitoring/Jobs/<name>`)."""
+    prefix = f"MonitoringJobs{name.replace('-', '')}"
+    found = {}
+    for logical_id, rule in resources(_t(synth, stage), "AWS::Events::Rule").items():
+        if logical_id.startswith(prefix):
+            stem = logical_id.removeprefix(prefix)
+            found[stem[: stem.index("Rule")]] = props(rule)
+    return found
+
+
+def _input(rule: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """The one target's input transformer: (variable -> JSON path, template)."""
+    (target,) = rule["Targets"]
+    transformer = target["InputTransformer"]
+    return transformer["InputPathsMap"], transformer["InputTemplate"]
 
 
 def _metric_stats(alarm: dict[str, Any]) -> list[dict[str, Any]]:
@@ -121,7 +229,7 @@ def _environment_alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Construct id (e.g. `RdsCpu`) -> properties of the alarms directly under `Monitoring`."""
     found = {}
     for logical_id, alarm in resources(template, ALARM).items():
-        if logical_id.startswith("MonitoringServices"):
+        if logical_id.startswith(("MonitoringServices", "MonitoringJobs")):
             continue
         name = logical_id.removeprefix("Monitoring")
         found[name[: name.index("Alarm")]] = props(alarm)
@@ -178,11 +286,13 @@ def test_every_service_has_its_alarms_with_the_configured_thresholds(
         "UnHealthyHostCount": t.unhealthy_targets,
     }
     total = len(ENVIRONMENT_ALARMS)
-    for name, service in config.services.items():
+    for name, service in _services(synth, stage).items():
         error_metric = f"ErrorLogEvents-{name}"
         expected = {**ECS_METRICS, error_metric: "ErrorLogs"}
         if service.kind == "web":
             expected |= TARGET_METRICS
+        if service.kind == "worker":
+            expected |= QUEUE_METRICS
         alarms = _service_alarms(synth, stage, name)
         watched = {}
         for logical_id, alarm in alarms.items():
@@ -197,13 +307,22 @@ def test_every_service_has_its_alarms_with_the_configured_thresholds(
             if metric in watched:
                 assert watched[metric]["Threshold"] == threshold, (name, metric)
         assert watched[error_metric]["Threshold"] == t.error_logs_per_5_minutes
+        if service.kind == "worker":
+            assert watched["ApproximateNumberOfMessagesVisible"]["Threshold"] == 0
+            assert (
+                watched["ApproximateAgeOfOldestMessage"]["Threshold"]
+                == service.queue.oldest_message_alarm_seconds
+            )
         total += len(expected)
-    # Nothing else pages: the environment's alarms and each service's.
+    for name in _of_kind(synth, stage, "job"):
+        (alarm,) = _service_alarms(synth, stage, name, "Job").values()
+        assert alarm["Threshold"] == 0
+        total += 1
+    # Nothing else pages: the environment's alarms, each service's and each job's.
     synth.assertions(stage, "Monitoring").resource_count_is(ALARM, total)
 
 
 def test_shipped_thresholds_are_the_design_values(synth: Synth) -> None:
-    config = synth.configs["Prod"]
     alarms = _environment_alarms(_t(synth, "Prod"))
     assert alarms["Alb5xx"]["Threshold"] == 10
     periods = {s["Period"] for s in _metric_stats(alarms["Alb5xx"])}
@@ -211,7 +330,7 @@ def test_shipped_thresholds_are_the_design_values(synth: Synth) -> None:
     assert alarms["RdsFreeStorage"]["Threshold"] == 5 * 2**30
     # Prod's t4g.medium PostgreSQL: max_connections 450, alarm above 80 % of it.
     assert alarms["RdsConnections"]["Threshold"] == 360
-    for name, service in config.services.items():
+    for name, service in _services(synth, "Prod").items():
         watched = {
             s["Metric"]["MetricName"]: (alarm, s)
             for alarm in _service_alarms(synth, "Prod", name).values()
@@ -219,6 +338,12 @@ def test_shipped_thresholds_are_the_design_values(synth: Synth) -> None:
         }
         cpu, _ = watched["CPUUtilization"]
         assert (cpu["Threshold"], cpu["EvaluationPeriods"]) == (80, 3)
+        if service.kind == "worker":
+            # The shipped worker: any dead letter, or a message waiting 15 minutes.
+            age, stat = watched["ApproximateAgeOfOldestMessage"]
+            assert (stat["Stat"], stat["Period"], age["Threshold"]) == ("Maximum", 60, 900)
+            dead, stat = watched["ApproximateNumberOfMessagesVisible"]
+            assert (stat["Stat"], stat["Period"], dead["Threshold"]) == ("Maximum", 300, 0)
         if service.kind != "web":
             continue
         p95, stat = watched["TargetResponseTime"]
@@ -237,10 +362,12 @@ def test_ecs_alarms_watch_their_own_service(synth: Synth, stage: str) -> None:
     monitoring = synth.assertions(stage, "Monitoring")
     cluster_id, _ = only(synth.template(stage, "Compute"), "AWS::ECS::Cluster")
     cluster = _imported(synth, stage, {"Ref": cluster_id})
-    for name in config.services:
+    for name, s in _services(synth, stage).items():
         service = _imported(
             synth, stage, {"Fn::GetAtt": [_compute_service(synth, stage, name).service_id, "Name"]}
         )
+        # A worker idles at 0 tasks (no data): not breaching, so no OK at every start.
+        missing = "notBreaching" if s.kind == "worker" else "missing"
         for metric, threshold in (
             ("CPUUtilization", t.ecs_cpu_percent),
             ("MemoryUtilization", t.ecs_memory_percent),
@@ -251,7 +378,7 @@ def test_ecs_alarms_watch_their_own_service(synth: Synth, stage: str) -> None:
                     "AlarmDescription": Match.string_like_regexp(f"^Service {name}: ECS "),
                     "Threshold": threshold,
                     "EvaluationPeriods": 3,
-                    "TreatMissingData": "missing",
+                    "TreatMissingData": missing,
                     "Metrics": [
                         {
                             "MetricStat": {
@@ -274,9 +401,8 @@ def test_ecs_alarms_watch_their_own_service(synth: Synth, stage: str) -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_web_alarms_watch_exactly_their_target_groups(synth: Synth, stage: str) -> None:
-    config = synth.configs[stage]
     lb_full_name = {"Fn::GetAtt": [_load_balancer_id(synth, stage), "LoadBalancerFullName"]}
-    for name, service in config.services.items():
+    for name, service in _services(synth, stage).items():
         groups = _compute_service(synth, stage, name).target_group_ids
         if service.kind != "web":
             continue
@@ -302,8 +428,7 @@ def test_web_alarms_watch_exactly_their_target_groups(synth: Synth, stage: str) 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_backends_get_no_target_group_alarms(synth: Synth, stage: str) -> None:
-    config = synth.configs[stage]
-    web = [n for n, s in config.services.items() if s.kind == "web"]
+    web = list(_of_kind(synth, stage, "web"))
     on_target_groups = {}
     for logical_id, alarm in resources(_t(synth, stage), ALARM).items():
         stats = _metric_stats(props(alarm))
@@ -311,7 +436,7 @@ def test_backends_get_no_target_group_alarms(synth: Synth, stage: str) -> None:
             on_target_groups[logical_id] = props(alarm)["AlarmDescription"]
     # Three per web service (5xx, p95, unhealthy), none for a backend (it has no group).
     assert len(on_target_groups) == 3 * len(web)
-    for name, service in config.services.items():
+    for name, service in _services(synth, stage).items():
         if service.kind == "web":
             continue
         assert _compute_service(synth, stage, name).target_group_ids == ()
@@ -332,8 +457,10 @@ def test_error_logs_are_counted_on_each_services_log_group(synth: Synth, stage: 
         props(f)["MetricTransformations"][0]["MetricName"]: props(f)
         for f in resources(template, "AWS::Logs::MetricFilter").values()
     }
-    assert set(filters) == {f"ErrorLogEvents-{name}" for name in config.services}
-    for name in config.services:
+    # Every ECS service's log group (web, backend, worker); a job's failures page as events.
+    services = _services(synth, stage)
+    assert set(filters) == {f"ErrorLogEvents-{name}" for name in services}
+    for name in services:
         p = filters[f"ErrorLogEvents-{name}"]
         assert p["FilterPattern"] == config.observability.error_log_pattern
         log_group = _compute_service(synth, stage, name).log_group_id
@@ -361,6 +488,192 @@ def test_error_logs_are_counted_on_each_services_log_group(synth: Synth, stage: 
                 ],
             },
         )
+
+
+# --- Workers and jobs ---------------------------------------------------------------------
+
+
+def _sqs_metric(synth: Synth, stage: str, queue_id: str, metric: str, period: int) -> Any:
+    """An alarm's `Metrics` reading `metric` of the Compute stack's queue `queue_id`."""
+    queue_name = _imported(synth, stage, {"Fn::GetAtt": [queue_id, "QueueName"]})
+    return [
+        Match.object_like(
+            {
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/SQS",
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
+                    },
+                    "Period": period,
+                    "Stat": "Maximum",
+                }
+            }
+        )
+    ]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_worker_alarms_watch_its_own_queues(synth: Synth, stage: str) -> None:
+    monitoring = synth.assertions(stage, "Monitoring")
+    topic = [_topic(synth, stage)]
+    workers = _of_kind(synth, stage, "worker")
+    assert workers or stage == NEW_STAGE
+    for name, service in workers.items():
+        queues = _worker_queue(synth, stage, name)
+        # Any message in the dead-letter queue (its most in 5 minutes above 0).
+        monitoring.has_resource_properties(
+            ALARM,
+            {
+                "AlarmDescription": Match.string_like_regexp(f"^Service {name}: .*dead-letter"),
+                "ComparisonOperator": "GreaterThanThreshold",
+                "Threshold": 0,
+                "EvaluationPeriods": 1,
+                "TreatMissingData": "notBreaching",
+                "Metrics": _sqs_metric(
+                    synth,
+                    stage,
+                    queues.dead_letter_queue_id,
+                    "ApproximateNumberOfMessagesVisible",
+                    300,
+                ),
+                "AlarmActions": topic,
+                "OKActions": topic,
+            },
+        )
+        # The oldest message of the queue itself, over the configured age.
+        monitoring.has_resource_properties(
+            ALARM,
+            {
+                "AlarmDescription": Match.string_like_regexp(f"^Service {name}: .*oldest"),
+                "ComparisonOperator": "GreaterThanThreshold",
+                "Threshold": service.queue.oldest_message_alarm_seconds,
+                "EvaluationPeriods": 1,
+                "TreatMissingData": "notBreaching",
+                "Metrics": _sqs_metric(
+                    synth, stage, queues.queue_id, "ApproximateAgeOfOldestMessage", 60
+                ),
+                "AlarmActions": topic,
+                "OKActions": topic,
+            },
+        )
+    # No queue alarms for any other kind.
+    for name, service in _services(synth, stage).items():
+        namespaces = {
+            s["Metric"]["Namespace"]
+            for alarm in _service_alarms(synth, stage, name).values()
+            for s in _metric_stats(alarm)
+        }
+        assert ("AWS/SQS" in namespaces) == (service.kind == "worker"), name
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_job_alarm_watches_its_schedules_dead_letter_queue(synth: Synth, stage: str) -> None:
+    topic = [_topic(synth, stage)]
+    jobs = _of_kind(synth, stage, "job")
+    assert jobs or stage == NEW_STAGE
+    for name in jobs:
+        job = _compute_job(synth, stage, name)
+        (alarm,) = _service_alarms(synth, stage, name, "Job").values()
+        assert "never started" in alarm["AlarmDescription"]
+        synth.assertions(stage, "Monitoring").has_resource_properties(
+            ALARM,
+            {
+                "AlarmDescription": alarm["AlarmDescription"],
+                "ComparisonOperator": "GreaterThanThreshold",
+                "Threshold": 0,
+                "EvaluationPeriods": 1,
+                "TreatMissingData": "notBreaching",
+                "Metrics": _sqs_metric(
+                    synth,
+                    stage,
+                    job.dead_letter_queue_id,
+                    "ApproximateNumberOfMessagesVisible",
+                    300,
+                ),
+                "AlarmActions": topic,
+                "OKActions": topic,
+            },
+        )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_jobs_failed_runs_reach_the_topic(synth: Synth, stage: str) -> None:
+    topic = _topic(synth, stage)
+    jobs = _of_kind(synth, stage, "job")
+    assert jobs or stage == NEW_STAGE
+    for name in jobs:
+        job = _compute_job(synth, stage, name)
+        rules = _job_rules(synth, stage, name)
+        assert set(rules) == {"TaskFailed", "TaskNotStarted", "ExecutionFailed"}, name
+        stopped = {"lastStatus": ["STOPPED"], "group": [f"family:{job.family}"]}
+        task_state_change = {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"]}
+        # A task of the job's family stopped with a non-zero exit code ...
+        assert rules["TaskFailed"]["EventPattern"] == {
+            **task_state_change,
+            "detail": {**stopped, "containers": {"exitCode": [{"anything-but": 0}]}},
+        }
+        # ... or did not start at all (it has no exit code then) ...
+        assert rules["TaskNotStarted"]["EventPattern"] == {
+            **task_state_change,
+            "detail": {**stopped, "stopCode": ["TaskFailedToStart"]},
+        }
+        # ... or its state machine's execution failed, timed out (the overdue run stopped)
+        # or was aborted.
+        pattern = rules["ExecutionFailed"]["EventPattern"]
+        assert pattern["source"] == ["aws.states"]
+        assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+        assert set(pattern["detail"]) == {"status", "stateMachineArn"}
+        assert set(pattern["detail"]["status"]) == FAILED_STATUSES
+        (machine,) = pattern["detail"]["stateMachineArn"]
+        assert _from_compute(synth, stage, machine) == {"Ref": job.state_machine_id}
+        # Each publishes to the topic a message naming the job and what happened.
+        said = {
+            "TaskFailed": ("$.detail.containers[0].exitCode", "$.detail.stoppedReason"),
+            "TaskNotStarted": ("$.detail.stoppedReason", "$.detail.stopCode"),
+            "ExecutionFailed": ("$.detail.status", "$.detail.name"),
+        }
+        for rule_name, rule in rules.items():
+            assert rule["State"] == "ENABLED"
+            assert [t["Arn"] for t in rule["Targets"]] == [topic], rule_name
+            paths, template = _input(rule)
+            assert f"Job {name}" in template, rule_name
+            for path in said[rule_name]:
+                (variable,) = [v for v, p in paths.items() if p == path]
+                assert f"<{variable}>" in template, (rule_name, path)
+        assert "exit code" in _input(rules["TaskFailed"])[1]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_rule_may_publish_to_the_encrypted_topic(synth: Synth, stage: str) -> None:
+    """One statement lets EventBridge publish for exactly this stack's rules (the edge relay
+    and every job's), and the key lets it encrypt through SNS only."""
+    config = synth.configs[stage]
+    template = _t(synth, stage)
+    rules = resources(template, "AWS::Events::Rule")
+    assert len(rules) == 1 + 3 * len(_of_kind(synth, stage, "job"))
+    (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
+    (publish,) = [
+        s
+        for s in props(policy)["PolicyDocument"]["Statement"]
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert publish["Effect"] == "Allow"
+    assert publish["Action"] == "sns:Publish"
+    assert publish["Resource"] == _topic(synth, stage)
+    assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": config.account}
+    arns = publish["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sorted(ref_id(a) for a in arns) == sorted(rules)
+    _, key = only(template, "AWS::KMS::Key")
+    (encrypt,) = [
+        s
+        for s in props(key)["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert sorted(encrypt["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert encrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"sns.{config.region}.amazonaws.com"}
+    }
 
 
 # --- Topic ----------------------------------------------------------------------------------
@@ -487,11 +800,11 @@ def test_dashboard_shows_edge_service_and_database(synth: Synth, stage: str) -> 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_dashboard_has_a_row_per_service(synth: Synth, stage: str) -> None:
-    config = synth.configs[stage]
+    services = _services(synth, stage)
     rows = _rows(_dashboard(_t(synth, stage))[1])
     service_rows = [h for h in rows if h.startswith("### Service ")]
-    assert [_service_of(h) for h in service_rows] == list(config.services)
-    for header, (name, service) in zip(service_rows, config.services.items(), strict=True):
+    assert [_service_of(h) for h in service_rows] == list(services)
+    for header, (name, service) in zip(service_rows, services.items(), strict=True):
         assert f"({service.kind}" in header, header
         found = _compute_service(synth, stage, name)
         graphed = _graphed(rows[header])
@@ -507,6 +820,23 @@ def test_dashboard_has_a_row_per_service(synth: Synth, stage: str) -> None:
             for g in found.target_group_ids
         }
         elb = [(m, dims) for ns, m, dims in graphed if ns == "AWS/ApplicationELB"]
+        sqs = {(m, dims["QueueName"]) for ns, m, dims in graphed if ns == "AWS/SQS"}
+        if service.kind == "worker":
+            queues = _worker_queue(synth, stage, name)
+
+            def queue_name(queue_id: str) -> str:
+                return _output_name(synth, stage, {"Fn::GetAtt": [queue_id, "QueueName"]})
+
+            # Its backlog and oldest message, its dead letters, and its running tasks.
+            assert sqs == {
+                ("ApproximateNumberOfMessagesVisible", queue_name(queues.queue_id)),
+                ("ApproximateAgeOfOldestMessage", queue_name(queues.queue_id)),
+                ("ApproximateNumberOfMessagesVisible", queue_name(queues.dead_letter_queue_id)),
+            }, name
+            (running,) = [dims for ns, m, dims in graphed if m == "RunningTaskCount"]
+            assert running["ServiceName"] == service_name
+        else:
+            assert sqs == set(), name
         if service.kind != "web":
             assert elb == [], name
             continue
@@ -517,6 +847,33 @@ def test_dashboard_has_a_row_per_service(synth: Synth, stage: str) -> None:
             "HTTPCode_Target_5XX_Count",
             "UnHealthyHostCount",
         }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_dashboard_has_a_row_per_job(synth: Synth, stage: str) -> None:
+    jobs = _of_kind(synth, stage, "job")
+    rows = _rows(_dashboard(_t(synth, stage))[1])
+    job_rows = [h for h in rows if h.startswith("### Job ")]
+    assert [h.split()[2] for h in job_rows] == list(jobs)
+    for header, name in zip(job_rows, jobs, strict=True):
+        job = _compute_job(synth, stage, name)
+        graphed = _graphed(rows[header])
+        machine = _output_name(synth, stage, {"Ref": job.state_machine_id})
+        runs = {m: dims for ns, m, dims in graphed if ns == "AWS/States"}
+        assert set(runs) >= {"ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"}
+        assert {dims["StateMachineArn"] for dims in runs.values()} == {machine}
+        dead_letters = _output_name(
+            synth, stage, {"Fn::GetAtt": [job.dead_letter_queue_id, "QueueName"]}
+        )
+        assert [(m, dims) for ns, m, dims in graphed if ns == "AWS/SQS"] == [
+            ("ApproximateNumberOfMessagesVisible", {"QueueName": dead_letters})
+        ]
+    # Jobs come after the services, before the database.
+    headers = list(rows)
+    if job_rows:
+        assert headers.index(job_rows[0]) > max(
+            i for i, h in enumerate(headers) if h.startswith("### Service ")
+        )
 
 
 # --- Edge relay, Slack ----------------------------------------------------------------------
@@ -540,12 +897,15 @@ def test_edge_alarms_are_relayed_to_the_environments_topic(synth: Synth, stage: 
     assert f":events:{config.region}:{config.account}:event-bus/default" in json.dumps(target)
     # In the environment's region, the relay rule matches exactly those alarms.
     monitoring = _t(synth, stage)
-    _, relay = only(monitoring, "AWS::Events::Rule")
-    pattern = props(relay)["EventPattern"]
+    (relay,) = [
+        props(r)
+        for r in resources(monitoring, "AWS::Events::Rule").values()
+        if props(r)["EventPattern"]["source"] == ["aws.cloudwatch"]
+    ]
+    pattern = relay["EventPattern"]
     read = {r["Fn::GetStackOutput"]["OutputName"] for r in pattern["resources"]}
     assert {edge["Outputs"][o]["Value"]["Fn::GetAtt"][0] for o in read} == set(alarms)
-    topic_id, _ = only(monitoring, "AWS::SNS::Topic")
-    assert [t["Arn"] for t in props(relay)["Targets"]] == [{"Ref": topic_id}]
+    assert [t["Arn"] for t in relay["Targets"]] == [_topic(synth, stage)]
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -1,15 +1,18 @@
 """Fine-grained checks of the Pipeline stack per environment: stage and action order, the
-approval, source and trigger, the Build action (every service's image, the static files),
-Publish and Retire of the static files, least-privilege roles of Build, Publish, Retire,
-Migrate and every Deploy action, the smoke test of every web route, encryption,
-notifications and the GitHub deploy role.
+approval, source and trigger, the Build action (every asset-image workload's image: web,
+backend, worker and job; the static files), Publish and Retire of the static files,
+least-privilege roles of Build, Publish, Retire, Migrate and every Deploy action (a service's
+releases to it, a job's only registers its task definition), the smoke test of every web
+route (no other kind has one), encryption, notifications and the GitHub deploy role.
 
-Service names are never hard-coded: every check iterates the stage's `config.services`."""
+Service names are never hard-coded: every check iterates the stage's `config.services` by
+kind."""
 
 from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +43,19 @@ def _config(synth: Synth, stage: str) -> tuple[EnvironmentConfig, Pipeline]:
 
 
 def _built(config: EnvironmentConfig) -> dict[str, Service]:
-    """The services the pipeline builds and deploys: those built from a directory."""
+    """The workloads the pipeline builds and deploys: those built from a directory, of every
+    kind (ECS services and jobs)."""
     return {n: s for n, s in config.services.items() if s.image.source == "asset"}
+
+
+def _built_services(config: EnvironmentConfig) -> dict[str, Service]:
+    """Of those, the ECS services (web, backend, worker): Deploy updates them."""
+    return {n: s for n, s in _built(config).items() if s.kind != "job"}
+
+
+def _built_jobs(config: EnvironmentConfig) -> dict[str, Service]:
+    """Of those, the jobs (scheduled tasks): Deploy only registers their task definition."""
+    return {n: s for n, s in _built(config).items() if s.kind == "job"}
 
 
 def _static(config: EnvironmentConfig) -> dict[str, Service]:
@@ -147,26 +161,42 @@ def _refers_to(value: Any, logical_id: str) -> bool:
 
 
 @dataclass(frozen=True)
-class _ComputeService:
-    """A service's resources in the Compute stack (logical ids)."""
+class _Workload:
+    """A released workload's resources in the Compute stack (logical ids, its family)."""
 
-    service: str
+    #: Its ECS service; None for a job.
+    service: str | None
     repository: str
     family: str
     task_roles: frozenset[str]
 
 
-def _compute_services(synth: Synth, stage: str) -> dict[str, _ComputeService]:
-    """Service name (its container's port mapping name) -> its Compute resources."""
+def _workloads(synth: Synth, stage: str) -> dict[str, _Workload]:
+    """Every workload the pipeline releases -> its Compute resources, found through its
+    release record: the Compute parameter that reads the record names the image of exactly
+    one task definition's `app` container (the migration's container has another name)."""
+    config = synth.configs[stage]
     template = synth.template(stage, "Compute")
+    by_record = {p.get("Default"): k for k, p in template.get("Parameters", {}).items()}
     repositories = resources(template, "AWS::ECR::Repository")
+    services = resources(template, "AWS::ECS::Service")
+    apps = {
+        task_id: (props(task), container)
+        for task_id, task in resources(template, "AWS::ECS::TaskDefinition").items()
+        for container in props(task)["ContainerDefinitions"]
+        if container["Name"] == "app"
+    }
     found = {}
-    for service_id, service in resources(template, "AWS::ECS::Service").items():
-        task = props(template["Resources"][ref_id(props(service)["TaskDefinition"])])
-        (container,) = [c for c in task["ContainerDefinitions"] if c["Name"] == "app"]
+    for name in _built(config):
+        parameter = by_record[config.release_parameter_name(name)]
+        ((task_id, (task, container)),) = [
+            (k, v) for k, v in apps.items() if _refers_to(v[1]["Image"], parameter)
+        ]
         (repository,) = [r for r in repositories if _refers_to(container["Image"], r)]
-        found[container["PortMappings"][0]["Name"]] = _ComputeService(
-            service=service_id,
+        serving = [k for k, v in services.items() if props(v)["TaskDefinition"] == {"Ref": task_id}]
+        assert len(serving) <= 1, name
+        found[name] = _Workload(
+            service=serving[0] if serving else None,
             repository=repository,
             family=task["Family"],
             task_roles=frozenset({ref_id(task["TaskRoleArn"]), ref_id(task["ExecutionRoleArn"])}),
@@ -225,7 +255,7 @@ def test_stage_and_action_order(synth: Synth, stage: str) -> None:
     assert providers.pop("Source") == [("Source", "CodeStarSourceConnection")]
     if "Approve" in providers:
         assert providers.pop("Approve") == [("Approval", "Manual")]
-    # Deploy: one CodeBuild action per service the pipeline builds, all in parallel.
+    # Deploy: one CodeBuild action per service and per job the pipeline builds, in parallel.
     deploys = stages.pop("Deploy")
     assert [a["Name"] for a in deploys] == [f"Deploy-{name}" for name in _built(config)]
     assert {a.get("RunOrder", 1) for a in deploys} == {1}
@@ -251,6 +281,8 @@ def test_shipped_order_is_the_issue_order(synth: Synth) -> None:
         # Shipped: more than one service is built and deployed; one of them has static files.
         assert len(_built(config)) > 1
         assert _static(config)
+        # ... and every kind but backend is among them (web, api; worker; cleanup, a job).
+        assert {s.kind for s in _built(config).values()} >= {"web", "worker", "job"}
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -312,7 +344,7 @@ def test_the_commit_sha_is_the_image_tag_everywhere(synth: Synth, stage: str) ->
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_build_runs_the_commands_once_then_pushes_every_services_image(
+def test_build_runs_the_commands_once_then_pushes_every_workloads_image(
     synth: Synth, stage: str
 ) -> None:
     config, pipeline = _config(synth, stage)
@@ -333,7 +365,8 @@ def test_build_runs_the_commands_once_then_pushes_every_services_image(
     text = "\n".join(commands)
     for command in (*build.install_commands, *build.test_commands, *build.build_commands):
         assert commands.count(command) == 1  # once, however many services
-    compute = _compute_services(synth, stage)
+    compute = _workloads(synth, stage)
+    # Every asset-image workload, of every kind (worker and job too), into its own repository.
     for name, service in _built(config).items():
         key = _key(name)
         repository = compute[name].repository
@@ -394,13 +427,14 @@ def test_build_gathers_the_static_files_into_the_static_artifact(synth: Synth, s
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_build_may_push_and_pull_exactly_the_built_services_repositories(
+def test_build_may_push_and_pull_exactly_the_built_workloads_repositories(
     synth: Synth, stage: str
 ) -> None:
     config, _ = _config(synth, stage)
     statements = _role_statements(_t(synth, stage), "Build")
-    compute = _compute_services(synth, stage)
+    compute = _workloads(synth, stage)
     expected = {compute[name].repository for name in _built(config)}
+    assert len(expected) == len(_built(config))  # a repository of its own, jobs' too
     for action in ("ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages"):
         granted = {
             ref_id(_origin(synth, stage, r))
@@ -647,7 +681,7 @@ def test_migrate_runs_the_shared_runner_with_the_new_image(synth: Synth, stage: 
     env = _env(project)
     assert env["COMPUTE_STACK"] == f"{stage}-Compute"
     # The image of the migration's service (migration.service), from its own repository.
-    repository = _compute_services(synth, stage)[config.migration.service].repository
+    repository = _workloads(synth, stage)[config.migration.service].repository
     assert _refers_to(_origin(synth, stage, env["REPOSITORY_URI"]), repository)
     assert project["Environment"].get("PrivilegedMode") is not True
 
@@ -676,14 +710,20 @@ def test_migrate_role_is_scoped_to_the_migration_task(synth: Synth, stage: str) 
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_a_deploy_role_of_its_own_for_every_service_and_job(synth: Synth, stage: str) -> None:
+    config, _ = _config(synth, stage)
+    template = _t(synth, stage)
+    roles = {_role_id(template, f"Deploy-{name}") for name in _built(config)}
+    assert len(roles) == len(_built(config))
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_each_deploy_role_may_update_only_its_own_service(synth: Synth, stage: str) -> None:
     config, _ = _config(synth, stage)
     template = _t(synth, stage)
-    compute = _compute_services(synth, stage)
-    roles = set()
-    for name in _built(config):
+    compute = _workloads(synth, stage)
+    for name in _built_services(config):
         action = f"Deploy-{name}"
-        roles.add(_role_id(template, action))
         statements = _role_statements(template, action)
         (update,) = _granting(statements, "ecs:UpdateService")
         assert _actions_of(update) == {"ecs:DescribeServices", "ecs:UpdateService"}
@@ -707,19 +747,19 @@ def test_each_deploy_role_may_update_only_its_own_service(synth: Synth, stage: s
                 }, statement
         assert not _granting(statements, "ecs:RunTask")
         assert not any(a.startswith("ecr:") for s in statements for a in _actions_of(s))
-    assert len(roles) == len(_built(config))  # a role of its own for every service
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_deploy_runs_the_release_script_and_records_the_tag(synth: Synth, stage: str) -> None:
     config, _ = _config(synth, stage)
     template = _t(synth, stage)
-    compute = _compute_services(synth, stage)
-    for name in _built(config):
+    compute = _workloads(synth, stage)
+    for name in _built_services(config):
         project = _project(template, f"Deploy-{name}")
         (run,) = [c for c in _commands(project) if "release_tools.release" in c]
         for flag in ("--cluster", "--service", "--container", "--repository-uri", "--tag"):
             assert flag in run
+        assert "--task-definition-family" not in run
         env = _env(project)
         assert env["RELEASE_PARAMETER"] == config.release_parameter_name(name)
         assert env["CONTAINER"] == "app"
@@ -732,6 +772,98 @@ def test_deploy_runs_the_release_script_and_records_the_tag(synth: Synth, stage:
         # The action fails once the script's own deadline (and a margin) has passed.
         timeout = int(run.rsplit("--timeout ", 1)[1])
         assert project["TimeoutInMinutes"] > timeout / 60
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_jobs_deploy_only_registers_its_task_definition_and_records_the_tag(
+    synth: Synth, stage: str
+) -> None:
+    """A job is no ECS service: its schedule runs the family's latest revision, so Deploy
+    registers one with the new image (the next run uses it) and writes its release record."""
+    config, _ = _config(synth, stage)
+    template = _t(synth, stage)
+    compute = _workloads(synth, stage)
+    assert _built_jobs(config) or stage not in SHIPPED_STAGES  # shipped: cleanup
+    for name in _built_jobs(config):
+        assert compute[name].service is None  # no ECS service runs its task definition
+        project = _project(template, f"Deploy-{name}")
+        (run,) = [c for c in _commands(project) if "release_tools.release" in c]
+        assert run == (
+            "python3 -m release_tools.release "
+            '--task-definition-family "$TASK_DEFINITION_FAMILY" --container "$CONTAINER" '
+            '--repository-uri "$REPOSITORY_URI" --tag "$IMAGE_TAG" '
+            '--parameter "$RELEASE_PARAMETER"'
+        )
+        env = _env(project)
+        assert env["TASK_DEFINITION_FAMILY"] == compute[name].family
+        assert env["CONTAINER"] == "app"
+        assert _refers_to(_origin(synth, stage, env["REPOSITORY_URI"]), compute[name].repository)
+        assert env["RELEASE_PARAMETER"] == config.release_parameter_name(name)
+        assert config.release_parameter_name(name) in json.dumps(synth.template(stage, "Network"))
+        assert not {"CLUSTER", "SERVICE"} & set(env)
+        assert project["Environment"].get("PrivilegedMode") is not True
+        # What its schedule runs: that family by name (its latest revision), no revision.
+        assert f'"TaskDefinition":"{compute[name].family}"' in _state_machines(synth, stage)
+
+
+def _state_machines(synth: Synth, stage: str) -> str:
+    """The Compute stack's state machine definitions, their tokens left out."""
+    machines = resources(synth.template(stage, "Compute"), "AWS::StepFunctions::StateMachine")
+    definitions = [props(m)["DefinitionString"] for m in machines.values()]
+    return "\n".join(
+        d if isinstance(d, str) else "".join(p for p in d["Fn::Join"][1] if isinstance(p, str))
+        for d in definitions
+    )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_jobs_deploy_role_statements_exactly(synth: Synth, stage: str) -> None:
+    """Register a revision of the job's own family (tags copied), passing only its task and
+    execution roles to ECS tasks, and write its own record: no service, no task to run."""
+    config, _ = _config(synth, stage)
+    template = _t(synth, stage)
+    compute = _workloads(synth, stage)
+    arn = f"arn:aws:{{}}:{config.region}:{config.account}:{{}}"
+    for name in _built_jobs(config):
+        job = compute[name]
+        statements = _role_statements(template, f"Deploy-{name}")
+        own = [s for s in statements if "Sid" in s]
+        resolved = [_origin(synth, stage, s) for s in own]
+        for statement in resolved:
+            if statement["Sid"] == "PassTaskRoles":
+                statement["Resource"] = sorted(ref_id(r) for r in statement["Resource"])
+        assert resolved == [
+            {
+                "Sid": "ReadAndRegisterTaskDefinitions",
+                "Effect": "Allow",
+                "Action": ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
+                "Resource": "*",  # neither action has a resource-level form
+            },
+            {
+                "Sid": "TagRegisteredTaskDefinitions",
+                "Effect": "Allow",
+                "Action": "ecs:TagResource",
+                "Resource": arn.format("ecs", f"task-definition/{job.family}:*"),
+                "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
+            },
+            {
+                "Sid": "PassTaskRoles",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": sorted(job.task_roles),
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            },
+            {
+                "Sid": "RecordReleasedTag",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:PutParameter"],
+                "Resource": arn.format("ssm", f"parameter{config.release_parameter_name(name)}"),
+            },
+        ]
+        # Besides: CDK's reads of the input artifact, the key, the logs. No UpdateService.
+        _assert_only_artifacts_key_and_logs_besides(statements, own)
+        assert not _granting(statements, "ecs:UpdateService")
+        assert not _granting(statements, "ecs:RunTask")
 
 
 # --- Invalidate and Smoke -----------------------------------------------------------------------
@@ -776,6 +908,12 @@ def test_smoke_test_gets_every_web_route(synth: Synth, stage: str) -> None:
     urls = _smoke_urls(config)
     web = [n for n, s in config.services.items() if s.kind == "web"]
     assert len(web) > 1 or stage not in SHIPPED_STAGES  # shipped: web and api routes
+    # Exactly the web services' URLs: a worker or a job has no route to GET (shipped: both).
+    words = shlex.split(run)
+    assert [words[i + 1] for i, w in enumerate(words) if w == "--url"] == urls
+    assert len(urls) <= len(web)
+    unrouted = {s.kind for s in config.services.values()} - {"web"}
+    assert unrouted >= {"worker", "job"} or stage not in SHIPPED_STAGES
     for name in web:
         assert config.services[name].health_check.path in run, name
     assert run.startswith("python3 -m release_tools.smoke " + " ".join(f"--url {u}" for u in urls))

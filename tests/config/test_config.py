@@ -238,7 +238,7 @@ SERVICE_CASES = [
         "prod.yaml",
         put("migration.service", "backend"),
         "config/prod.yaml: migration.service: 'backend' is not a service of this environment "
-        "(api, web)",
+        "(api, cleanup, web, worker)",
     ),
     case(
         "migration-service-without-database",
@@ -389,7 +389,7 @@ SERVICE_CASES = [
         "prod.yaml",
         put("services.web.environment", {"API_URL": "http://elsewhere"}),
         "config/prod.yaml: services.web.environment.API_URL: is set by the platform for this "
-        "service (database, storage, Service Connect or port): choose another name",
+        "service (database, storage, Service Connect, queues or port): choose another name",
     ),
     case(
         "service-name-not-a-dns-label",
@@ -481,10 +481,138 @@ SERVICE_CASES = [
         "config/prod.yaml: services.jobs.deployment.strategy: blue_green shifts a load "
         "balancer rule; a backend has none: use rolling",
     ),
+    # ---- background work (issue 12): workers and jobs
+    case(
+        "schedule-not-cron-or-rate",
+        "prod.yaml",
+        put("services.cleanup.schedule", "every night"),
+        "config/prod.yaml: services.cleanup.schedule: 'every night' is not a schedule: "
+        "'cron(...)' or 'rate(...)'",
+    ),
+    case(
+        "schedule-cron-five-fields",
+        "prod.yaml",
+        put("services.cleanup.schedule", "cron(0 3 * * *)"),
+        "config/prod.yaml: services.cleanup.schedule: 'cron(0 3 * * *)' is not a valid cron "
+        "expression: six fields, minutes hours day-of-month month day-of-week year, one of the "
+        "two days '?' (e.g. 'cron(0 3 * * ? *)')",
+    ),
+    case(
+        "schedule-cron-both-days",
+        "prod.yaml",
+        put("services.cleanup.schedule", "cron(0 3 1 * MON *)"),
+        "config/prod.yaml: services.cleanup.schedule: 'cron(0 3 1 * MON *)' is not a valid "
+        "cron expression: six fields, minutes hours day-of-month month day-of-week year, one "
+        "of the two days '?' (e.g. 'cron(0 3 * * ? *)')",
+    ),
+    case(
+        "schedule-rate-plural-one",
+        "prod.yaml",
+        put("services.cleanup.schedule", "rate(1 hours)"),
+        "config/prod.yaml: services.cleanup.schedule: 'rate(1 hours)' is not a valid rate: "
+        "'rate(1 hour)', 'rate(5 minutes)' (n >= 1, singular unit for 1)",
+    ),
+    case(
+        "unknown-time-zone",
+        "prod.yaml",
+        put("services.cleanup.timezone", "Asia/Osaka"),
+        "config/prod.yaml: services.cleanup.timezone: 'Asia/Osaka' is not an IANA time zone "
+        "(e.g. 'Asia/Tokyo', 'UTC')",
+    ),
+    case(
+        "worker-with-paths",
+        "prod.yaml",
+        put("services.worker.paths", ["/jobs/*"]),
+        "config/prod.yaml: services.worker.paths: is for web services; a worker has no load "
+        "balancer route (others reach it through its queue: `publishes_to`)",
+    ),
+    case(
+        "worker-with-hosts",
+        "prod.yaml",
+        put("services.worker.hosts", ["worker.example.com"]),
+        "config/prod.yaml: services.worker.hosts: is for web services; a worker has no load "
+        "balancer route (others reach it through its queue: `publishes_to`)",
+    ),
+    case(
+        "publishes-to-a-web-service",
+        "prod.yaml",
+        put("services.api.publishes_to", ["worker", "web"]),
+        "config/prod.yaml: services.api.publishes_to[1]: 'web' is a web; `publishes_to` names "
+        "workers (their queues)",
+    ),
+    case(
+        "publishes-to-nothing",
+        "prod.yaml",
+        put("services.api.publishes_to", ["mailer"]),
+        "config/prod.yaml: services.api.publishes_to[0]: 'mailer' is not a service; "
+        "`publishes_to` names workers (their queues)",
+    ),
+    case(
+        "job-with-capacity",
+        "prod.yaml",
+        put("services.cleanup.capacity", {"min": 1, "desired": 1, "max": 2}),
+        "config/prod.yaml: services.cleanup.capacity: is not a setting of a job (only of web "
+        "and backend and worker): a job runs one task per schedule",
+    ),
+    case(
+        "job-with-scaling",
+        "prod.yaml",
+        put("services.cleanup.scaling", {"cpu_target_percent": 50}),
+        "config/prod.yaml: services.cleanup.scaling: is not a setting of a job (only of web "
+        "and backend and worker): a job runs one task per schedule",
+    ),
+    case(
+        "job-without-schedule",
+        "prod.yaml",
+        put("services.report", {"kind": "job", "image": {"directory": "services/api"}}),
+        "config/prod.yaml: services.report.schedule: a job needs a schedule: 'cron(...)' or "
+        "'rate(...)'",
+    ),
+    case(
+        "schedule-on-a-web-service",
+        "prod.yaml",
+        put("services.api.schedule", "rate(1 day)"),
+        "config/prod.yaml: services.api.schedule: is not a setting of a web (only of job)",
+    ),
+    case(
+        "visibility-shorter-than-stop-timeout",
+        "prod.yaml",
+        put("services.worker.queue.visibility_timeout_seconds", 30),
+        "config/prod.yaml: services.worker.queue.visibility_timeout_seconds: 30 is shorter "
+        "than stop_timeout_seconds 60: a message in flight when the task stops would be "
+        "delivered twice at once",
+    ),
+    case(
+        "connects-to-a-worker",
+        "prod.yaml",
+        put("services.web.connects_to", ["api", "worker"]),
+        "config/prod.yaml: services.web.connects_to[1]: 'worker' is a worker, which serves no "
+        "requests: publish to its queue (`publishes_to`)",
+    ),
+    case(
+        "migration-on-a-job",
+        "prod.yaml",
+        put("migration.service", "cleanup"),
+        "config/prod.yaml: migration.service: 'cleanup' is a job: the migration runs before a "
+        "service's update",
+    ),
+    case(
+        "queue-variable-clash",
+        "prod.yaml",
+        put("services.api.environment", {"WORKER_QUEUE_URL": "x"}),
+        "config/prod.yaml: services.api.environment.WORKER_QUEUE_URL: is set by the platform "
+        "for this service (database, storage, Service Connect, queues or port): choose "
+        "another name",
+    ),
     case(
         "services-removed-entirely",
         "prod.yaml",
-        combine(put("services.web", None), put("services.api", None)),
+        combine(
+            put("services.web", None),
+            put("services.api", None),
+            put("services.worker", None),
+            put("services.cleanup", None),
+        ),
         "config/prod.yaml: services: lists 0 services; an environment runs 1-20",
     ),
 ]

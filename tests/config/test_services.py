@@ -34,14 +34,14 @@ def test_shipped_services_follow_the_design_sizes() -> None:
     (Test cannot go below Fargate's smallest task for each)."""
     configs = by_stage(load_environments(SHIPPED_CONFIG))
     sizes = {
-        name: {s: (svc.cpu, svc.memory_mib) for s, svc in c.services.items()}
+        name: {s: (svc.cpu, svc.memory_mib) for s, svc in c.services.items() if svc.kind == "web"}
         for name, c in configs.items()
     }
     assert sizes["Test"] == {"web": (256, 512), "api": (256, 512)}
     assert sizes["Stage"] == {"web": (256, 512), "api": (256, 512)}
     assert sizes["Prod"] == {"web": (512, 1024), "api": (512, 1024)}
-    for service in configs["Prod"].services.values():
-        capacity = service.capacity
+    for name in ("web", "api"):
+        capacity = configs["Prod"].services[name].capacity
         assert (capacity.min, capacity.desired, capacity.max) == (2, 3, 10)
     for config in configs.values():
         web, api = config.services["web"], config.services["api"]
@@ -93,7 +93,7 @@ def test_null_removes_a_service_of_the_defaults(config_dir: Path) -> None:
         ),
     )
     test = by_stage(load_environments(config_dir))["Test"]
-    assert list(test.services) == ["api"]
+    assert list(test.services) == ["api", "worker", "cleanup"]
 
 
 def test_every_service_problem_is_reported_at_once(config_dir: Path) -> None:
@@ -101,13 +101,13 @@ def test_every_service_problem_is_reported_at_once(config_dir: Path) -> None:
         config_dir / "prod.yaml",
         combine(
             put("services.web.connects_to", ["search"]),
-            put("migration.service", "worker"),
+            put("migration.service", "mailer"),
             put("services.api.storage", "read"),
         ),
     )
     assert problems_of(config_dir) == (
-        "config/prod.yaml: migration.service: 'worker' is not a service of this environment "
-        "(api, web)",
+        "config/prod.yaml: migration.service: 'mailer' is not a service of this environment "
+        "(api, cleanup, web, worker)",
         "config/prod.yaml: services.web.connects_to[0]: 'search' is not a service",
         "config/prod.yaml: services.api.storage: 'read' needs the `storage` section",
     )
@@ -141,3 +141,33 @@ def test_a_host_of_two_environments_is_refused(config_dir: Path) -> None:
 )
 def test_service_connect_address_variable(name: str, variable: str) -> None:
     assert url_variable(name) == variable
+
+
+def test_shipped_background_work() -> None:
+    """The API's image also serves a worker that costs nothing while idle and a nightly
+    clean-up job at 03:00 in Tokyo; the API publishes to the worker."""
+    for config in by_stage(load_environments(SHIPPED_CONFIG)).values():
+        worker, cleanup, api = (config.services[n] for n in ("worker", "cleanup", "api"))
+        assert (worker.kind, worker.image.directory) == ("worker", "services/api")
+        assert worker.command == ("python", "-m", "sample_api", "worker")
+        assert (worker.capacity.min, worker.capacity.desired) == (0, 0)
+        assert worker.queue.visibility_timeout_seconds >= worker.stop_timeout_seconds
+        assert api.publishes_to == ("worker",)
+        assert (cleanup.kind, cleanup.schedule, cleanup.timezone) == (
+            "job",
+            "cron(0 3 * * ? *)",
+            "Asia/Tokyo",
+        )
+        assert cleanup.command == ("python", "-m", "sample_api", "cleanup")
+        assert cleanup.database
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["rate(1 day)", "rate(5 minutes)", "cron(0 3 * * ? *)", "cron(0/15 9-17 ? * MON-FRI *)"],
+)
+def test_valid_schedules(schedule: str) -> None:
+    job = Service.model_validate(
+        {"kind": "job", "image": {"directory": "x"}, "schedule": schedule, "timezone": "Asia/Tokyo"}
+    )
+    assert job.schedule == schedule

@@ -15,6 +15,7 @@ from tests.pipeline.responses import (
     CLUSTER,
     NEW_ARN,
     OLD_ARN,
+    PREFIX,
     REPOSITORY,
     SERVICE,
     deployment,
@@ -359,3 +360,246 @@ def test_region_is_passed_to_clients(
 
     assert code == 2
     assert created == [("ecs", "us-west-2"), ("ssm", "us-west-2")]
+
+
+# --- Register only (a job: --task-definition-family) --------------------------------------------
+
+JOB_FAMILY = "prod-cleanup"
+JOB_OLD_ARN = f"{PREFIX}:task-definition/{JOB_FAMILY}:6"
+JOB_NEW_ARN = f"{PREFIX}:task-definition/{JOB_FAMILY}:7"
+JOB_PARAMETER = "/platform/prod/release/cleanup"
+JOB_ARGS = [
+    "--task-definition-family",
+    JOB_FAMILY,
+    "--container",
+    "app",
+    "--repository-uri",
+    REPOSITORY,
+    "--tag",
+    TAG,
+    "--parameter",
+    JOB_PARAMETER,
+]
+JOB_PUT_PARAMS = {"Name": JOB_PARAMETER, "Value": TAG, "Type": "String", "Overwrite": True}
+
+
+def run_job(aws: Aws, *extra: str) -> int:
+    return release.main(
+        [*JOB_ARGS, *extra],
+        ecs=aws.ecs_stub.client,
+        ssm=aws.ssm_stub.client,
+        sleep=aws.time.sleep,
+        clock=aws.time.clock,
+    )
+
+
+def expect_job_describe(ecs_stub: Stubber, **kwargs: Any) -> None:
+    """The family by name: ECS answers with its latest ACTIVE revision."""
+    ecs_stub.add_response(
+        "describe_task_definition",
+        described(arn=JOB_OLD_ARN, **kwargs),
+        {"taskDefinition": JOB_FAMILY, "include": ["TAGS"]},
+    )
+
+
+def test_register_only_copies_the_familys_latest_revision_then_writes_the_record(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expect_job_describe(aws.ecs_stub)
+    aws.ecs_stub.add_response(
+        "register_task_definition",
+        registered(IMAGE, arn=JOB_NEW_ARN),
+        register_params(IMAGE, family=JOB_FAMILY),
+    )
+    aws.ssm_stub.add_response("put_parameter", {"Version": 3, "Tier": "Standard"}, JOB_PUT_PARAMS)
+
+    assert run_job(aws) == 0
+
+    # No service: nothing described, updated or waited for; the record only after registering.
+    assert aws.calls == ["DescribeTaskDefinition", "RegisterTaskDefinition", "PutParameter"]
+    assert aws.time.sleeps == []
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.splitlines() == [
+        f"registered {JOB_NEW_ARN} with image {IMAGE}",
+        f"the next run of family '{JOB_FAMILY}' uses {JOB_NEW_ARN}",
+        f"released {IMAGE}: parameter {JOB_PARAMETER} = {TAG}",
+    ]
+
+
+def test_register_only_failure_leaves_the_record_alone(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expect_job_describe(aws.ecs_stub)
+    aws.ecs_stub.add_client_error(
+        "register_task_definition",
+        service_error_code="AccessDeniedException",
+        service_message="not authorized to perform: iam:PassRole",
+        http_status_code=400,
+        expected_params=register_params(IMAGE, family=JOB_FAMILY),
+    )
+
+    assert run_job(aws) == 1
+
+    assert aws.calls == ["DescribeTaskDefinition", "RegisterTaskDefinition"]
+    err = capsys.readouterr().err
+    assert err.startswith("release failed: ")
+    assert "iam:PassRole" in err
+    assert err.endswith(f"; parameter {JOB_PARAMETER} still holds the previous tag\n")
+
+
+def test_register_only_record_failure_exits_1_and_explains(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expect_job_describe(aws.ecs_stub)
+    aws.ecs_stub.add_response(
+        "register_task_definition",
+        registered(IMAGE, arn=JOB_NEW_ARN),
+        register_params(IMAGE, family=JOB_FAMILY),
+    )
+    aws.ssm_stub.add_client_error(
+        "put_parameter",
+        service_error_code="AccessDeniedException",
+        service_message="denied",
+        http_status_code=400,
+        expected_params=JOB_PUT_PARAMS,
+    )
+
+    assert run_job(aws) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"release failed: the latest revision of family '{JOB_FAMILY}' is {JOB_NEW_ARN}, "
+        f"which its next run uses, but parameter {JOB_PARAMETER} could not be set to '{TAG}': "
+    )
+    assert "next cdk deploy" in err
+
+
+def test_register_only_missing_family_exits_2_without_changes(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws.ecs_stub.add_client_error(
+        "describe_task_definition",
+        service_error_code="ClientException",
+        service_message="Unable to describe task definition.",
+        http_status_code=400,
+        expected_params={"taskDefinition": JOB_FAMILY, "include": ["TAGS"]},
+    )
+
+    assert run_job(aws) == 2
+
+    assert aws.calls == ["DescribeTaskDefinition"]
+    err = capsys.readouterr().err
+    assert err.startswith(f"release not started: cannot read task definition {JOB_FAMILY}: ")
+
+
+def test_register_only_missing_container_exits_2_without_registering(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expect_job_describe(aws.ecs_stub, app_name="cleanup")
+
+    assert run_job(aws) == 2
+
+    assert aws.calls == ["DescribeTaskDefinition"]
+    assert capsys.readouterr().err == (
+        f"release not started: task definition {JOB_OLD_ARN} has no container named 'app' "
+        "(containers: 'cleanup', 'log-router')\n"
+    )
+
+
+def _without(args: list[str], *flags: str) -> list[str]:
+    """`args` without the given flags and their values."""
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in flags:
+            skip = True
+        else:
+            kept.append(arg)
+    return kept
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(
+            [*JOB_ARGS, "--cluster", CLUSTER],
+            "--task-definition-family (register only) and --cluster/--service (release to a "
+            "service) exclude each other",
+            id="family-and-cluster",
+        ),
+        pytest.param(
+            [*JOB_ARGS, "--service", SERVICE],
+            "exclude each other",
+            id="family-and-service",
+        ),
+        pytest.param(
+            [*ARGS[:4], *JOB_ARGS],
+            "exclude each other",
+            id="family-cluster-and-service",
+        ),
+        pytest.param(
+            [*JOB_ARGS, "--timeout", "60"],
+            "--timeout and --poll wait for a service's deployment; --task-definition-family "
+            "registers only and waits for nothing",
+            id="family-and-timeout",
+        ),
+        pytest.param([*JOB_ARGS, "--poll", "5"], "waits for nothing", id="family-and-poll"),
+        pytest.param(
+            ["--task-definition-family", f"{JOB_FAMILY}:6", *JOB_ARGS[2:]],
+            f"--task-definition-family '{JOB_FAMILY}:6' is not a family name",
+            id="family-with-revision",
+        ),
+        pytest.param(
+            ["--task-definition-family", JOB_OLD_ARN, *JOB_ARGS[2:]],
+            "is not a family name",
+            id="family-arn",
+        ),
+        pytest.param(
+            JOB_ARGS[2:],
+            "give --cluster and --service (release to a service), or --task-definition-family "
+            "(register only, for a job)",
+            id="no-target",
+        ),
+        pytest.param(_without(ARGS, "--service"), "--cluster needs --service", id="no-service"),
+        pytest.param(_without(ARGS, "--cluster"), "--service needs --cluster", id="no-cluster"),
+    ],
+)
+def test_bad_targets_are_refused_by_argparse_without_aws_calls(
+    aws: Aws, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        release.main(
+            argv,
+            ecs=aws.ecs_stub.client,
+            ssm=aws.ssm_stub.client,
+            sleep=aws.time.sleep,
+            clock=aws.time.clock,
+        )
+
+    assert exited.value.code == 2
+    assert aws.calls == []
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m release_tools.release")
+    assert "release_tools.release: error: " in err
+    assert message in err
+
+
+def test_a_service_release_still_polls_every_15_s_by_default(aws: Aws) -> None:
+    expect_release_start(aws.ecs_stub)
+    aws.ecs_stub.add_response("describe_services", rolling(), describe_services_params())
+    aws.ecs_stub.add_response("describe_services", rolling("COMPLETED"), describe_services_params())
+    aws.ssm_stub.add_response("put_parameter", {"Version": 8, "Tier": "Standard"}, PUT_PARAMS)
+
+    code = release.main(
+        _without(ARGS, "--timeout", "--poll"),
+        ecs=aws.ecs_stub.client,
+        ssm=aws.ssm_stub.client,
+        sleep=aws.time.sleep,
+        clock=aws.time.clock,
+    )
+
+    assert code == 0
+    assert aws.time.sleeps == [15.0]

@@ -50,7 +50,7 @@ from l3_constructs.compliance import (
 )
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import allow_cloudwatch_logs, https_egress_security_group
-from l3_constructs.workload import CONTAINER_NAME, TaskProps, build_task, validate_task
+from l3_constructs.workload import CONTAINER_NAME, TaskProps, Workload, validate_task
 
 #: Days an invocation the scheduler could not deliver stays in the dead-letter queue (SQS max).
 DEAD_LETTER_RETENTION_DAYS = 14
@@ -105,7 +105,7 @@ def _validate(props: JobProps) -> None:
     retention_days(props.log_retention_days)  # ValueError for a period CloudWatch lacks
 
 
-class PlatformJob(Construct):
+class PlatformJob(Workload):
     """Exposes `name`, `props`, `repository`, `log_group`, `image`, `image_id`,
     `task_definition`, `container`, `security_group`, `state_machine`, `schedule` and
     `dead_letter_queue`.
@@ -130,11 +130,7 @@ class PlatformJob(Construct):
         _validate(props)
         self.name = props.name
         self.props = props
-        task = build_task(self, props, key=cluster.key, secrets=secrets)
-        self.repository, self.log_group = task.repository, task.log_group
-        self.image, self.image_id = task.image, task.image_id
-        self.task_definition, self.container = task.task_definition, task.container
-        self.tracing_container = task.tracing_container
+        self._build_task(props, key=cluster.key, secrets=secrets)
         self.security_group = https_egress_security_group(
             self,
             "SecurityGroup",

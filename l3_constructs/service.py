@@ -31,7 +31,7 @@ from l3_constructs.cluster import PlatformCluster
 from l3_constructs.compliance import acknowledge
 from l3_constructs.load_balancer import PlatformLoadBalancer
 from l3_constructs.shared import https_egress_security_group
-from l3_constructs.workload import CONTAINER_NAME, TaskProps, build_task, validate_task
+from l3_constructs.workload import CONTAINER_NAME, TaskProps, Workload, validate_task
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class ServiceProps(TaskProps):
     backlog_scaling: BacklogScaling | None = None
 
 
-class PlatformService(Construct):
+class PlatformService(Workload):
     """One ECS Fargate service in `cluster`.
 
     Exposes `name`, `repository`, `log_group`, `image`, `image_id`, `task_definition`,
@@ -125,11 +125,7 @@ class PlatformService(Construct):
         self.name = props.name
         self.props = props
         self._cluster = cluster
-        task = build_task(self, props, key=cluster.key, secrets=secrets)
-        self.repository, self.log_group = task.repository, task.log_group
-        self.image, self.image_id = task.image, task.image_id
-        self.task_definition, self.container = task.task_definition, task.container
-        self.tracing_container = task.tracing_container
+        self._build_task(props, key=cluster.key, secrets=secrets)
         self.security_group = https_egress_security_group(
             self,
             "SecurityGroup",

@@ -116,6 +116,21 @@ class WorkloadTask:
     tracing_container: ecs.ContainerDefinition | None
 
 
+class Workload(Construct):
+    """Base of `PlatformService` and `PlatformJob`: `_build_task` makes the task in this
+    construct and exposes `repository`, `log_group`, `image`, `image_id`,
+    `task_definition`, `container` and `tracing_container`."""
+
+    def _build_task(
+        self, props: TaskProps, *, key: kms.IKey, secrets: Mapping[str, ecs.Secret]
+    ) -> None:
+        task = build_task(self, props, key=key, secrets=secrets)
+        self.repository, self.log_group = task.repository, task.log_group
+        self.image, self.image_id = task.image, task.image_id
+        self.task_definition, self.container = task.task_definition, task.container
+        self.tracing_container = task.tracing_container
+
+
 def build_task(
     scope: Construct, props: TaskProps, *, key: kms.IKey, secrets: Mapping[str, ecs.Secret]
 ) -> WorkloadTask:

@@ -42,9 +42,11 @@ from config.primitives import (
     unique,
 )
 from config.services import (
+    CapacityProviderName,
     Percent,
     ServiceName,
     Services,
+    SpotMix,
     Storage,
     check_services,
     drop_removed_services,
@@ -315,6 +317,19 @@ class Compute(ConfigModel):
     )
     load_balancer_deletion_protection: StrictBool = Field(
         True, description="Deletion protection on the load balancer."
+    )
+    load_balancer_desync_mode: Literal["defensive", "strictest"] = Field(
+        "defensive",
+        description="How the load balancer treats ambiguous requests (HTTP desync): "
+        "`defensive` (AWS's default) or `strictest`.",
+    )
+    capacity_provider: CapacityProviderName = Field(
+        "fargate",
+        description="Where services run by default: `fargate`, or `fargate_spot` (the "
+        "`spot_mix` of Fargate and Fargate Spot). Jobs run on Fargate.",
+    )
+    spot_mix: SpotMix = Field(
+        default_factory=SpotMix, description="The Fargate / Fargate Spot mix of fargate_spot."
     )
     access_log_retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = Field(
         90, description="Days load balancer access logs are kept."

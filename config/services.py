@@ -135,14 +135,34 @@ class Scaling(ConfigModel):
 class Deployment(ConfigModel):
     """How a new task definition replaces the running one."""
 
-    strategy: Literal["rolling", "blue_green"] = Field(
+    strategy: Literal["rolling", "blue_green", "canary", "linear"] = Field(
         "rolling",
-        description="`rolling`, or ECS-native `blue_green` with a bake time (web only: it "
-        "shifts the service's listener rule).",
+        description="`rolling`, or ECS-native `blue_green`, `canary` or `linear` with a bake "
+        "time (web only: they shift the service's listener rule between two target groups).",
     )
     bake_time_minutes: Annotated[StrictInt, Field(ge=0, le=1440)] = Field(
-        5, description="Blue/green: minutes both versions stay up before the old one goes."
+        5,
+        description="Blue/green, canary, linear: minutes both versions stay up after all "
+        "traffic has moved, before the old one goes.",
     )
+    canary_percent: Annotated[float, Field(ge=0.1, le=100.0)] = Field(
+        10.0, description="Canary: share of traffic the new version gets first."
+    )
+    linear_step_percent: Annotated[float, Field(ge=3.0, le=100.0)] = Field(
+        25.0, description="Linear: share of traffic moved at each step."
+    )
+    step_bake_minutes: Annotated[StrictInt, Field(ge=0, le=1440)] = Field(
+        5, description="Canary, linear: minutes between traffic steps (alarms can roll back)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Deployment:
+        for field in ("canary_percent", "linear_step_percent"):
+            value = getattr(self, field)
+            if abs(value * 10 - round(value * 10)) > 1e-9:
+                raise FieldError(field, f"{value} is not a multiple of 0.1 (ECS's step)")
+        return self
+
     min_healthy_percent: Annotated[StrictInt, Field(ge=0, le=100)] = Field(
         100, description="Rolling: lowest share of desired tasks kept running."
     )
@@ -152,6 +172,45 @@ class Deployment(ConfigModel):
     alarm_5xx_threshold: Annotated[StrictInt, Field(ge=1)] = Field(
         10, description="Web: target 5xx responses per 5 minutes that roll a deployment back."
     )
+
+
+#: ECS deployment strategies that shift a listener rule (web services only).
+TRAFFIC_SHIFTING = ("blue_green", "canary", "linear")
+CapacityProviderName = Literal["fargate", "fargate_spot"]
+
+
+class SpotMix(ConfigModel):
+    """How `fargate_spot` spreads tasks: the first `fargate_base` on regular Fargate, the
+    rest in the ratio `fargate_weight` : `spot_weight` (all Spot: 0 / 0 / 1)."""
+
+    fargate_base: Annotated[StrictInt, Field(ge=0, le=100_000)] = Field(
+        0, description="Tasks always on regular Fargate (interruption-free)."
+    )
+    fargate_weight: Annotated[StrictInt, Field(ge=0, le=1000)] = Field(
+        0, description="Relative share of the other tasks on regular Fargate."
+    )
+    spot_weight: Annotated[StrictInt, Field(ge=0, le=1000)] = Field(
+        1, description="Relative share of the other tasks on Fargate Spot (up to 70 % less)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> SpotMix:
+        if self.fargate_weight + self.spot_weight == 0:
+            raise FieldError(
+                "spot_weight",
+                "fargate_weight and spot_weight add to zero: ECS would place no task beyond "
+                "the base",
+                cross_field=True,
+            )
+        return self
+
+
+#: The only Linux capability Fargate lets a task add back.
+_CAPABILITY = Literal["SYS_PTRACE"]
+#: A user (uid[:gid] or names), never root (0 or `root`).
+_USER_RE = re.compile(
+    r"^(?!0(:|$))(?!root(:|$))[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$"
+)
 
 
 class HealthCheck(ConfigModel):
@@ -421,6 +480,32 @@ class Service(ConfigModel):
         description="Workers it sends messages to: sqs:SendMessage on their queues only, and "
         "`<WORKER>_QUEUE_URL`.",
     )
+    capacity_provider: CapacityProviderName | None = Field(
+        None,
+        description="`fargate` or `fargate_spot` for this service; null: "
+        "compute.capacity_provider.",
+    )
+    spot_mix: SpotMix | None = Field(
+        None, description="With fargate_spot: the base/weight mix; null: compute.spot_mix."
+    )
+    user: Annotated[StrictStr, pattern(_USER_RE, "a non-root user like '10001:10001'")] = Field(
+        "10001:10001",
+        description="User (uid[:gid] or name) the container runs as; never root. The "
+        "samples' images define 10001.",
+    )
+    writable_paths: Annotated[
+        tuple[Annotated[StrictStr, pattern(_ABSOLUTE_PATH_RE, "an absolute path")], ...],
+        unique(),
+    ] = Field(
+        ("/tmp",),  # noqa: S108 - a path in the container, not on this machine
+        description="Writable scratch volumes (the root filesystem is read-only), e.g. "
+        "`/tmp`, Next.js's `/app/.next/cache`.",
+    )
+    add_capabilities: Annotated[tuple[_CAPABILITY, ...], unique()] = Field(
+        (),
+        description="Linux capabilities added back (every other one is dropped); Fargate "
+        "allows only SYS_PTRACE.",
+    )
     queue: WorkerQueue = Field(
         default_factory=WorkerQueue, description="Worker: its queue and backlog scaling."
     )
@@ -476,10 +561,11 @@ class Service(ConfigModel):
                         + _REACHED_BY[self.kind],
                         cross_field=True,
                     )
-            if self.deployment.strategy == "blue_green":
+            if self.deployment.strategy in TRAFFIC_SHIFTING:
                 raise FieldError(
                     "deployment.strategy",
-                    f"blue_green shifts a load balancer rule; a {self.kind} has none: use rolling",
+                    f"{self.deployment.strategy} shifts a load balancer rule; a {self.kind} "
+                    "has none: use rolling",
                     cross_field=True,
                 )
             if self.kind == "worker" and self.queue.visibility_timeout_seconds < (
@@ -549,7 +635,8 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
         ("schedule", "timezone", "flexible_window_minutes", "retry", "timeout_minutes"), ("job",)
     ),
     **dict.fromkeys(
-        ("capacity", "scaling", "deployment", "connects_to"), ("web", "backend", "worker")
+        ("capacity", "scaling", "deployment", "connects_to", "capacity_provider", "spot_mix"),
+        ("web", "backend", "worker"),
     ),
 }
 

@@ -151,8 +151,8 @@ class TargetSignals:
             each("HTTPCode_Target_4XX_Count", "Sum", FIVE_MINUTES), "Target 4xx", "target4xx"
         )
         self.requests = sum_metrics(each("RequestCount", "Sum", FIVE_MINUTES), "Requests", "req")
-        # Under blue/green only one group has production traffic at a time: the slower one
-        # is the service's latency.
+        # Percentiles cannot be summed: the slower group is the service's latency (during a
+        # canary or linear shift both groups serve; otherwise one does).
         self.response_time = {
             stat: max_metrics(each("TargetResponseTime", stat, FIVE_MINUTES), stat, f"{stat}tg")
             for stat in LATENCY_PERCENTILES

@@ -1,19 +1,23 @@
 """PlatformCluster: what an environment's services share besides the load balancer: the ECS
-cluster (Container Insights, ECS Exec logging), its Service Connect namespace and the key
-that encrypts the services' logs, image repositories and ECS Exec sessions.
+cluster (Container Insights, ECS Exec logging, the Fargate capacity providers when a service
+runs on Fargate Spot), its Service Connect namespace and the key that encrypts the services'
+logs, image repositories and ECS Exec sessions.
 
 Knows nothing of environments: every choice arrives as arguments.
 """
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from typing import cast
+
+import jsii
+from aws_cdk import AspectPriority, Aspects, CfnResource, IAspect, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import allow_cloudwatch_logs
@@ -21,7 +25,16 @@ from l3_constructs.shared import allow_cloudwatch_logs
 
 class PlatformCluster(Construct):
     """Exposes `key`, `cluster`, `namespace` (Cloud Map HTTP namespace every service joins
-    for Service Connect) and `exec_log_group` (ECS Exec sessions; None when exec is off)."""
+    for Service Connect), `exec_log_group` (ECS Exec sessions; None when exec is off) and
+    `fargate_capacity_providers`.
+
+    `fargate_capacity_providers`: associate FARGATE and FARGATE_SPOT with the cluster, which
+    a service's capacity provider strategy needs (ECS refuses a provider the cluster lacks);
+    such a service calls `use_capacity_providers`. Only when some service runs on Fargate
+    Spot: services on plain Fargate use the launch type, which needs no association, so an
+    all-Fargate environment's cluster stays as it was (no association resource to create,
+    review or keep).
+    """
 
     def __init__(
         self,
@@ -32,6 +45,7 @@ class PlatformCluster(Construct):
         namespace_name: str,
         enable_execute_command: bool,
         exec_log_retention_days: int = 30,
+        fargate_capacity_providers: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -71,6 +85,17 @@ class PlatformCluster(Construct):
             container_insights_v2=ecs.ContainerInsights.ENHANCED,
             execute_command_configuration=exec_configuration,
         )
+        self.fargate_capacity_providers = fargate_capacity_providers
+        self._provider_users: list[Construct] = []
+        if fargate_capacity_providers:
+            # An AWS::ECS::ClusterCapacityProviderAssociations, with no default strategy (each
+            # service names its launch type or strategy). CDK adds it in an aspect at
+            # synthesis; a later aspect makes the services that use it depend on it.
+            self.cluster.enable_fargate_capacity_providers()
+            Aspects.of(self.cluster).add(
+                _DependOnCapacityProviders(self.cluster, self._provider_users),
+                priority=AspectPriority.READONLY,
+            )
         # HTTP namespace: Service Connect needs no DNS zone, so nothing is paid per zone.
         self.namespace = servicediscovery.HttpNamespace(
             self,
@@ -78,3 +103,45 @@ class PlatformCluster(Construct):
             name=namespace_name,
             description=f"Service Connect names of {stack.stack_name}",
         )
+
+    def use_capacity_providers(self, user: Construct) -> None:
+        """`user` (a service with a capacity provider strategy) is created only once the
+        cluster has its Fargate capacity providers."""
+        if not self.fargate_capacity_providers:
+            raise ValueError(
+                f"{user.node.path} uses a capacity provider strategy but the cluster has no "
+                "Fargate capacity providers (PlatformCluster(fargate_capacity_providers=True))"
+            )
+        self._provider_users.append(user)
+
+
+ASSOCIATION_TYPE = "AWS::ECS::ClusterCapacityProviderAssociations"
+
+
+@jsii.implements(IAspect)
+class _DependOnCapacityProviders:
+    """Once CDK's own aspect has added the cluster's capacity provider association (it runs
+    at a mutating priority, this one read-only, so later), make each user depend on exactly
+    that resource (a dependency on the whole cluster construct would repeat the one its
+    `Ref` to the cluster already gives)."""
+
+    def __init__(self, cluster: ecs.Cluster, users: list[Construct]) -> None:
+        self._cluster = cluster
+        self._users = users
+
+    def visit(self, node: IConstruct) -> None:
+        if node is not self._cluster:
+            return
+        associations = [
+            child
+            for child in self._cluster.node.children
+            if CfnResource.is_cfn_resource(child)
+            and cast("CfnResource", child).cfn_resource_type == ASSOCIATION_TYPE
+        ]
+        if len(associations) != 1:
+            raise ValueError(
+                f"expected one {ASSOCIATION_TYPE} in {self._cluster.node.path}, "
+                f"found {len(associations)}"
+            )
+        for user in self._users:
+            user.node.add_dependency(associations[0])

@@ -46,6 +46,7 @@ from l3_constructs.shared import (
     fargate_task_definition,
     https_egress_security_group,
 )
+from l3_constructs.workload import add_locked_down_container
 
 #: The Lambda code root of the provider's handlers: `handler.py` + `runner.py`.
 RUNNER_CODE = Path(__file__).resolve().parent / "migration_runner"
@@ -88,6 +89,11 @@ class MigrationProps:
     memory_mib: int = 512
     architecture: Architecture = "ARM64"
     log_retention_days: int = 30
+    #: The owning service's lock-down (its `user`, `writable_paths`, `add_capabilities`):
+    #: the container runs its image with a read-only root filesystem, never as root.
+    user: str = "10001:10001"
+    writable_paths: tuple[str, ...] = ("/tmp",)  # noqa: S108 - a path in the container
+    add_capabilities: tuple[str, ...] = ()
 
 
 def _validate(props: MigrationProps) -> None:
@@ -156,8 +162,13 @@ class PlatformMigration(Construct):
             memory_mib=props.memory_mib,
             architecture=props.architecture,
         )
-        self.container = self.task_definition.add_container(
+        # Locked down like the service whose image it runs (l3_constructs.workload).
+        self.container = add_locked_down_container(
+            self.task_definition,
             CONTAINER_NAME,
+            user=props.user,
+            writable_paths=props.writable_paths,
+            add_capabilities=props.add_capabilities,
             image=image,
             command=list(props.command),
             environment=dict(environment),

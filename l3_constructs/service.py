@@ -1,7 +1,8 @@
 """PlatformService: one workload on ECS Fargate, with its ECR repository, encrypted logs,
-auto scaling and guarded deployments; a web service also gets a listener rule and target
-group(s) on the environment's `PlatformLoadBalancer`, and any service may offer itself, or
-call others, through ECS Service Connect.
+auto scaling and guarded deployments (rolling, or ECS-native blue/green, canary or linear
+traffic shifting); a web service also gets a listener rule and target group(s) on the
+environment's `PlatformLoadBalancer`, and any service may offer itself, or call others,
+through ECS Service Connect. Tasks run on Fargate, or on a mix of Fargate and Fargate Spot.
 
 Knows nothing of environments: every choice arrives in `ServiceProps`.
 """
@@ -32,6 +33,21 @@ from l3_constructs.compliance import acknowledge
 from l3_constructs.load_balancer import PlatformLoadBalancer
 from l3_constructs.shared import https_egress_security_group
 from l3_constructs.workload import CONTAINER_NAME, TaskProps, Workload, validate_task
+
+DeploymentStrategyName = Literal["rolling", "blue_green", "canary", "linear"]
+CapacityProviderName = Literal["fargate", "fargate_spot"]
+
+#: The ECS deployment strategy of each name.
+DEPLOYMENT_STRATEGIES: dict[str, ecs.DeploymentStrategy] = {
+    "rolling": ecs.DeploymentStrategy.ROLLING,
+    "blue_green": ecs.DeploymentStrategy.BLUE_GREEN,
+    "canary": ecs.DeploymentStrategy.CANARY,
+    "linear": ecs.DeploymentStrategy.LINEAR,
+}
+#: Strategies that shift a listener rule's weights between two target groups (web only).
+TRAFFIC_SHIFTING = frozenset({"blue_green", "canary", "linear"})
+#: ECS's bounds of a canary's first share and a linear step (percent, multiples of 0.1).
+STEP_PERCENT_BOUNDS = {"canary": (0.1, 100.0), "linear": (3.0, 100.0)}
 
 
 @dataclass(frozen=True)
@@ -78,10 +94,25 @@ class ServiceProps(TaskProps):
     scale_out_cooldown_seconds: int = 60
     min_healthy_percent: int = 100
     max_healthy_percent: int = 200
-    #: blue_green needs a `route` (ECS shifts its listener rule between two target groups).
-    deployment_strategy: Literal["rolling", "blue_green"] = "rolling"
-    #: blue_green: how long both revisions run after production traffic has moved.
+    #: blue_green, canary and linear need a `route`: ECS shifts its listener rule's weights
+    #: between two target groups (all at once, a first share then the rest, or in steps).
+    deployment_strategy: DeploymentStrategyName = "rolling"
+    #: blue_green, canary, linear: how long both revisions run after all production traffic
+    #: has moved, before the old one goes.
     bake_time_minutes: int = 5
+    #: canary: the share of production traffic (percent) the new revision gets first.
+    canary_percent: float = 10.0
+    #: linear: the share of production traffic (percent) moved at each step.
+    linear_step_percent: float = 25.0
+    #: canary, linear: minutes between traffic steps (the deployment alarms can roll back).
+    step_bake_minutes: int = 5
+    #: "fargate": LaunchType FARGATE. "fargate_spot": a capacity provider strategy, the first
+    #: `fargate_base` tasks on Fargate, the rest `fargate_weight` : `spot_weight` between
+    #: Fargate and Fargate Spot; the cluster must have the Fargate capacity providers.
+    capacity_provider: CapacityProviderName = "fargate"
+    fargate_base: int = 0
+    fargate_weight: int = 0
+    spot_weight: int = 1
     #: A web service's listener rule; None: no load balancer (a backend, a worker).
     route: WebRoute | None = None
     enable_execute_command: bool = False
@@ -100,8 +131,8 @@ class PlatformService(Workload):
 
     Exposes `name`, `repository`, `log_group`, `image`, `image_id`, `task_definition`,
     `container`, `service`, `security_group`, `deployment_alarms`; for a web service also
-    `target_group` (blue/green: `alternate_target_group` too) and `production_rule`; None
-    for a backend.
+    `target_group` (blue/green, canary, linear: `alternate_target_group` too) and
+    `production_rule`; None for a backend.
 
     The security group allows outbound HTTPS only; `allow_from` admits a client on the
     service's port, and admitting it to a database (the database's `allow_connections_from`)
@@ -140,7 +171,8 @@ class PlatformService(Workload):
         if props.route is not None and load_balancer is not None:
             self._add_route(props, props.route, load_balancer, vpc)
         self.deployment_alarms = self._add_deployment_alarms(props)
-        blue_green = props.deployment_strategy == "blue_green"
+        strategy = props.deployment_strategy
+        capacity_provider_strategies = _capacity_provider_strategies(props)
         self.service = ecs.FargateService(
             self,
             "Service",
@@ -160,13 +192,25 @@ class PlatformService(Workload):
             )
             if self.deployment_alarms
             else None,
-            deployment_strategy=(
-                ecs.DeploymentStrategy.BLUE_GREEN if blue_green else ecs.DeploymentStrategy.ROLLING
-            ),
-            bake_time=Duration.minutes(props.bake_time_minutes) if blue_green else None,
+            deployment_strategy=DEPLOYMENT_STRATEGIES[strategy],
+            bake_time=Duration.minutes(props.bake_time_minutes)
+            if strategy in TRAFFIC_SHIFTING
+            else None,
+            canary_configuration=_traffic_shift(props.canary_percent, props)
+            if strategy == "canary"
+            else None,
+            linear_configuration=_traffic_shift(props.linear_step_percent, props)
+            if strategy == "linear"
+            else None,
+            # With a strategy CDK omits the launch type (ECS takes one or the other).
+            capacity_provider_strategies=capacity_provider_strategies,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
             service_connect_configuration=self._service_connect(props),
         )
+        if capacity_provider_strategies is not None:
+            # ECS refuses a strategy naming a provider the cluster lacks: the service is
+            # created after the cluster's capacity provider association.
+            cluster.use_capacity_providers(self.service)
         self._attach_service(props)
 
         scaling = self.service.auto_scale_task_count(
@@ -342,7 +386,7 @@ class PlatformService(Workload):
         vpc: ec2.IVpc,
     ) -> None:
         self.target_group = self._target_group("TargetGroup", props, route, vpc)
-        if props.deployment_strategy == "blue_green":
+        if props.deployment_strategy in TRAFFIC_SHIFTING:
             self.alternate_target_group = self._target_group(
                 "AlternateTargetGroup", props, route, vpc
             )
@@ -392,7 +436,8 @@ class PlatformService(Workload):
         )
 
     def serving_target_groups(self) -> list[elbv2.ApplicationTargetGroup]:
-        """The target groups production traffic can be on (blue/green alternates them)."""
+        """The target groups production traffic can be on (blue/green, canary and linear
+        alternate them, and split it between them while shifting)."""
         return [g for g in (self.target_group, self.alternate_target_group) if g is not None]
 
     def _add_deployment_alarms(self, props: ServiceProps) -> list[cloudwatch.Alarm]:
@@ -449,9 +494,11 @@ class PlatformService(Workload):
         if self.alternate_target_group is None or self.production_rule is None:
             self.service.attach_to_application_target_group(self.target_group)
             return
-        # ECS-native blue/green: ECS registers the new revision's tasks in the alternate
-        # target group, moves the production rule's weights to it, bakes, then retires the
-        # old revision; the two groups swap roles on every deployment.
+        # ECS-native traffic shifting: ECS registers the new revision's tasks in the
+        # alternate target group, moves the production rule's weights to it (blue/green: all
+        # at once; canary: a first share, then the rest; linear: in equal steps), bakes, then
+        # retires the old revision; the two groups swap roles on every deployment. The role
+        # keeps its blue/green-era id whatever the strategy (a stable logical id).
         self.blue_green_role = iam.Role(
             self,
             "BlueGreenRole",
@@ -501,7 +548,8 @@ class PlatformService(Workload):
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
                 "AmazonECSInfrastructureRolePolicyForLoadBalancers]",
                 "AmazonECSInfrastructureRolePolicyForLoadBalancers is the AWS-maintained policy "
-                "ECS documents for blue/green traffic shifting on load balancer listener rules.",
+                "ECS documents for blue/green, canary and linear traffic shifting on load "
+                "balancer listener rules.",
             )
         for alarm in self.deployment_alarms:
             acknowledge(
@@ -523,8 +571,63 @@ def _validate(props: ServiceProps, load_balancer: PlatformLoadBalancer | None) -
             raise ValueError(f"service {props.name!r} has a route but no load balancer")
         if props.route.health_check_interval_seconds < 5:
             raise ValueError("health_check_interval_seconds must be at least 5")
-    elif props.deployment_strategy == "blue_green":
-        raise ValueError(f"blue_green needs a route: {props.name!r} has no listener rule")
+    elif props.deployment_strategy in TRAFFIC_SHIFTING:
+        raise ValueError(
+            f"{props.deployment_strategy} needs a route: {props.name!r} has no listener rule"
+        )
+    strategy = props.deployment_strategy
+    if strategy in STEP_PERCENT_BOUNDS:
+        percent = props.canary_percent if strategy == "canary" else props.linear_step_percent
+        low, high = STEP_PERCENT_BOUNDS[strategy]
+        if not low <= percent <= high or abs(percent * 10 - round(percent * 10)) > 1e-9:
+            raise ValueError(
+                f"{strategy} percent of {props.name!r} must be a multiple of 0.1 from {low} "
+                f"to {high}, not {percent}"
+            )
+    if not 0 <= props.step_bake_minutes <= 1440 or not 0 <= props.bake_time_minutes <= 1440:
+        raise ValueError("bake times must lie between 0 and 1440 minutes")
+    if props.capacity_provider == "fargate_spot":
+        if min(props.fargate_base, props.fargate_weight, props.spot_weight) < 0:
+            raise ValueError("fargate_base, fargate_weight and spot_weight must not be negative")
+        if props.fargate_weight + props.spot_weight == 0:
+            raise ValueError(
+                f"service {props.name!r}: fargate_weight and spot_weight add to zero, so ECS "
+                "would place no task beyond the base"
+            )
+
+
+def _traffic_shift(percent: float, props: ServiceProps) -> ecs.TrafficShiftConfig:
+    """A canary's first share or a linear step, and the wait after each step. The percent
+    (checked to be a multiple of 0.1) is rounded to its tenth, so a value computed in
+    floating point (0.30000000000000004) reaches ECS as the tenth it means."""
+    return ecs.TrafficShiftConfig(
+        step_percent=round(percent, 1),
+        step_bake_time=Duration.minutes(props.step_bake_minutes),
+    )
+
+
+def _capacity_provider_strategies(
+    props: ServiceProps,
+) -> list[ecs.CapacityProviderStrategy] | None:
+    """fargate_spot's strategy: regular Fargate for the base and its weight, Fargate Spot for
+    the rest; an entry that could place no task (weight 0, no base) is left out. None for
+    plain Fargate, which keeps LaunchType FARGATE."""
+    if props.capacity_provider == "fargate":
+        return None
+    strategies = []
+    if props.fargate_base or props.fargate_weight:
+        strategies.append(
+            ecs.CapacityProviderStrategy(
+                capacity_provider="FARGATE",
+                base=props.fargate_base or None,
+                weight=props.fargate_weight,
+            )
+        )
+    if props.spot_weight:
+        strategies.append(
+            ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=props.spot_weight)
+        )
+    return strategies
 
 
 def _log_streams_finding(log_group: logs.LogGroup) -> str:

@@ -5,13 +5,29 @@ secrets and optional X-Ray daemon.
 
 `build_task` takes the workload's construct as scope, so every construct id (and logical id)
 is the one it had inside `PlatformService`. Knows nothing of environments.
+
+Every container is locked down (`add_locked_down_container`, which `PlatformMigration` uses
+too; AWS Security Hub ECS.4, ECS.5, ECS.20): a read-only root filesystem with a writable
+scratch volume (Fargate ephemeral storage) at each of `writable_paths`, a non-root `user`, no
+privileged mode, an init process (PID 1 reaps zombies and forwards signals), every Linux
+capability dropped but `add_capabilities`. ECS's own Service Connect proxy container is not
+in the task definition: ECS manages it and it cannot be configured here.
+
+On Fargate a bind-mount volume starts owned by root with mode 0755 unless the image declares
+the same path as a `VOLUME`, whose ownership and contents ECS copies into it: an image that
+runs as a non-root user must declare `VOLUME` for each writable path (the samples declare
+`/tmp`, which the base image leaves 1777). AWS documents ECS Exec as unsupported with a
+read-only root filesystem: its SSM agent writes under /var/lib/amazon/ssm and
+/var/log/amazon/ssm, so a service with exec enabled needs those in `writable_paths` (the
+known workaround; not verified here).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from aws_cdk import CfnCondition, CfnParameter, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ecr as ecr
@@ -30,6 +46,19 @@ from l3_constructs.shared import Architecture, fargate_task_definition
 
 CONTAINER_NAME = "app"
 XRAY_CONTAINER_NAME = "xray-daemon"
+#: The user of AWS's X-Ray daemon image (public.ecr.aws/xray/aws-xray-daemon): its Dockerfile
+#: creates `xray` with uid 10001 (`adduser -D -u 10001 xray`, `USER xray`, FROM scratch).
+#: Set numerically so ECS and Security Hub see a non-root user without reading the image; the
+#: daemon only reads its binary, config and CA bundle, which any user may.
+XRAY_DAEMON_USER = "10001:10001"
+#: The daemon writes no files (it logs to stdout, buffers in memory); /tmp is its scratch
+#: volume all the same (root-owned 0755: the image declares no VOLUME).
+XRAY_DAEMON_WRITABLE_PATHS: tuple[str, ...] = ("/tmp",)  # noqa: S108 - a path in the container
+
+#: A user that is root: uid 0 or the name `root`, with or without a group.
+_ROOT_USER_RE = re.compile(r"^(0|root)(:.*)?$")
+#: ECS's limit on a task volume's name.
+_MAX_VOLUME_NAME = 255
 
 #: The platform a Docker asset is built for must match the tasks' architecture.
 _ASSET_PLATFORMS: dict[Architecture, Platform] = {
@@ -101,6 +130,12 @@ class TaskProps:
     xray_daemon_image: str = "public.ecr.aws/xray/aws-xray-daemon:3.x"
     #: Keys of customer-managed-key secrets, decrypted only through their service.
     decrypt_grants: tuple[DecryptGrant, ...] = ()
+    #: The container's user (uid[:gid] or name); never root.
+    user: str = "10001:10001"
+    #: Writable scratch volumes; the root filesystem is read-only.
+    writable_paths: tuple[str, ...] = ("/tmp",)  # noqa: S108 - a path in the container
+    #: Linux capabilities added back; every other one is dropped.
+    add_capabilities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,8 +224,12 @@ def build_task(
         environment = {"PORT": str(props.port), **environment}
     # Adding the secrets lets the execution role read exactly these secrets; the image
     # lets it pull exactly this image.
-    container = task_definition.add_container(
+    container = add_locked_down_container(
+        task_definition,
         CONTAINER_NAME,
+        user=props.user,
+        writable_paths=props.writable_paths,
+        add_capabilities=props.add_capabilities,
         image=image,
         command=list(props.command) if props.command else None,
         port_mappings=[
@@ -234,6 +273,72 @@ def build_task(
     )
 
 
+def add_locked_down_container(
+    task_definition: ecs.TaskDefinition,
+    name: str,
+    *,
+    user: str,
+    writable_paths: Sequence[str],
+    add_capabilities: Sequence[str] = (),
+    **options: Any,
+) -> ecs.ContainerDefinition:
+    """Container `name` of `task_definition` (`options`: the rest of `add_container`'s), with a
+    read-only root filesystem, running as the non-root `user`, unprivileged, with an init
+    process and no Linux capability but `add_capabilities`; each of `writable_paths` is a
+    read/write mount of its own task volume `<name>-<path>` (a bind mount with no host path:
+    Fargate ephemeral storage, gone with the task)."""
+    if not user or _ROOT_USER_RE.match(user):
+        raise ValueError(f"container {name} must run as a non-root user, got {user!r}")
+    capabilities = [_capability(name, c) for c in add_capabilities]
+    volumes = _scratch_volumes(name, writable_paths)
+    linux_parameters = ecs.LinuxParameters(
+        task_definition, f"{name}-linux-parameters", init_process_enabled=True
+    )
+    linux_parameters.drop_capabilities(ecs.Capability.ALL)
+    if capabilities:
+        linux_parameters.add_capabilities(*capabilities)
+    container = task_definition.add_container(
+        name,
+        readonly_root_filesystem=True,
+        user=user,
+        privileged=False,
+        linux_parameters=linux_parameters,
+        **options,
+    )
+    for path, volume in volumes.items():
+        task_definition.add_volume(name=volume)
+        container.add_mount_points(
+            ecs.MountPoint(container_path=path, source_volume=volume, read_only=False)
+        )
+    return container
+
+
+def _capability(container: str, name: str) -> ecs.Capability:
+    try:
+        capability = ecs.Capability[name]
+    except KeyError:
+        raise ValueError(f"container {container}: {name!r} is not a Linux capability") from None
+    if capability is ecs.Capability.ALL:
+        raise ValueError(f"container {container} may not add back ALL capabilities")
+    return capability
+
+
+def _scratch_volumes(container: str, paths: Sequence[str]) -> dict[str, str]:
+    """Path -> the name of its task volume: the container's name and the path's words."""
+    volumes: dict[str, str] = {}
+    for path in paths:
+        words = re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-")
+        if not path.startswith("/") or not words:
+            raise ValueError(f"container {container}: {path!r} is not an absolute directory")
+        volume = f"{container}-{words}"
+        if len(volume) > _MAX_VOLUME_NAME:
+            raise ValueError(f"container {container}: writable path {path!r} is too long")
+        if volume in volumes.values():
+            raise ValueError(f"container {container}: writable path {path!r} repeats another")
+        volumes[path] = volume
+    return volumes
+
+
 def _grant_decrypt(task_definition: ecs.TaskDefinition, grants: Sequence[DecryptGrant]) -> None:
     """kms:Decrypt on each customer-managed key of the secrets, only through the service
     holding the secret (what ECS calls on the execution role's behalf)."""
@@ -259,9 +364,13 @@ def _add_tracing(
     props: TaskProps,
 ) -> ecs.ContainerDefinition:
     """The X-Ray daemon next to the app: not essential (tracing must never stop the app),
-    UDP 2000 on the task's loopback, logs next to the app's."""
-    daemon = task_definition.add_container(
+    UDP 2000 on the task's loopback, logs next to the app's, locked down like the app (its
+    own /tmp, no capability added back: it binds an unprivileged port)."""
+    daemon = add_locked_down_container(
+        task_definition,
         XRAY_CONTAINER_NAME,
+        user=XRAY_DAEMON_USER,
+        writable_paths=XRAY_DAEMON_WRITABLE_PATHS,
         image=ecs.ContainerImage.from_registry(props.xray_daemon_image),
         essential=False,
         cpu=32,

@@ -25,7 +25,9 @@ from constructs import Construct, IConstruct
 from config.models import EnvironmentConfig
 from config.services import (
     QUEUE_VARIABLE,
+    CapacityProviderName,
     Service,
+    SpotMix,
     queue_variable,
     rule_priority,
     url_variable,
@@ -50,6 +52,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The header CloudFront's viewer-request function sets to the viewer's Host (CloudFront
 #: sends the origin's own name as Host); host-routed services' rules match it.
 VIEWER_HOST_HEADER = "X-Forwarded-Host"
+#: Where ECS Exec's SSM agent writes inside a container (read-only root filesystems).
+ECS_EXEC_PATHS = ("/var/lib/amazon/ssm", "/var/log/amazon/ssm")
 #: Logical ids of the single-service layout (before `services`), kept so an existing
 #: environment keeps its key, log bucket and origin secret, and the migration's service
 #: keeps the image repository and log group it had (tests/test_logical_ids.py).
@@ -87,6 +91,12 @@ class ComputeStack(PlatformStack):
             namespace_name=config.namespace,
             enable_execute_command=bool(exec_services),
             exec_log_retention_days=max((s.log_retention_days for s in exec_services), default=30),
+            # The FARGATE / FARGATE_SPOT association only where a service's strategy needs it.
+            fargate_capacity_providers=any(
+                capacity_provider(config, s)[0] == "fargate_spot"
+                for s in services.values()
+                if s.kind != "job"
+            ),
         )
         self.load_balancer = PlatformLoadBalancer(
             self,
@@ -97,6 +107,7 @@ class ComputeStack(PlatformStack):
                 zone_name=config.dns.zone_name,
                 deletion_protection=c.load_balancer_deletion_protection,
                 access_log_retention_days=c.access_log_retention_days,
+                desync_mitigation_mode=c.load_balancer_desync_mode,
                 # The Edge stack's distribution is the only way in.
                 cloudfront_origin=CloudFrontOrigin(
                     header_name=config.edge.origin_verify_header,
@@ -172,6 +183,10 @@ class ComputeStack(PlatformStack):
                 memory_mib=owner.props.memory_mib,
                 architecture=owner.props.architecture,
                 log_retention_days=services[config.migration.service].log_retention_days,
+                # Locked down like its service's container.
+                user=services[config.migration.service].user,
+                writable_paths=services[config.migration.service].writable_paths,
+                add_capabilities=services[config.migration.service].add_capabilities,
             ),
             cluster=self.cluster.cluster,
             image=owner.image,
@@ -283,6 +298,14 @@ class ComputeStack(PlatformStack):
             "mutable_tags": (config.latest_image_tag,) if config.pipeline else (),
             "tracing": config.observability.tracing,
             "decrypt_grants": AppSecrets.decrypt_grants(list(refs.values())),
+            "user": s.user,
+            # ECS Exec's SSM agent writes under these: scratch volumes where exec is on.
+            "writable_paths": tuple(
+                dict.fromkeys(
+                    (*s.writable_paths, *(ECS_EXEC_PATHS if s.enable_execute_command else ()))
+                )
+            ),
+            "add_capabilities": s.add_capabilities,
         }
         return task, secrets
 
@@ -323,6 +346,7 @@ class ComputeStack(PlatformStack):
             else None
         )
         queue = self.queues.get(name)
+        provider, mix = capacity_provider(config, s)
         service = PlatformService(
             self,
             name,
@@ -339,6 +363,13 @@ class ComputeStack(PlatformStack):
                 max_healthy_percent=s.deployment.max_percent,
                 deployment_strategy=s.deployment.strategy,
                 bake_time_minutes=s.deployment.bake_time_minutes,
+                canary_percent=s.deployment.canary_percent,
+                linear_step_percent=s.deployment.linear_step_percent,
+                step_bake_minutes=s.deployment.step_bake_minutes,
+                capacity_provider=provider,
+                fargate_base=mix.fargate_base,
+                fargate_weight=mix.fargate_weight,
+                spot_weight=mix.spot_weight,
                 route=route,
                 enable_execute_command=s.enable_execute_command,
                 assign_public_ip=public,
@@ -498,6 +529,17 @@ class ComputeStack(PlatformStack):
             "The log group CDK creates for the AwsApi function holds only the UpdateService "
             "call and its response (cluster and service names), no data or secrets.",
         )
+
+
+def capacity_provider(
+    config: EnvironmentConfig, s: Service
+) -> tuple[CapacityProviderName, SpotMix]:
+    """Where a service's tasks run, and the Fargate / Fargate Spot mix of `fargate_spot`: the
+    service's own settings, else the environment's (`compute`). Jobs always run on Fargate."""
+    return (
+        s.capacity_provider or config.compute.capacity_provider,
+        s.spot_mix or config.compute.spot_mix,
+    )
 
 
 #: Construct id of the function `aws_events_targets.AwsApi` creates once per stack

@@ -385,7 +385,10 @@ def test_service_capacity_subnets_and_exec(synth: Synth, stage: str, name: str) 
     _, service = _one(_t(synth, stage), name, "AWS::ECS::Service")
     p = props(service)
     assert p["DesiredCount"] == s.capacity.desired
-    assert p["LaunchType"] == "FARGATE"
+    # Plain Fargate: the launch type; Fargate Spot: a capacity provider strategy instead
+    # (tests/test_rollouts_capacity.py).
+    provider = s.capacity_provider or config.compute.capacity_provider
+    assert p.get("LaunchType") == ("FARGATE" if provider == "fargate" else None)
     assert p["EnableExecuteCommand"] is s.enable_execute_command
     network = p["NetworkConfiguration"]["AwsvpcConfiguration"]
     public = config.compute.subnets == "public"
@@ -437,8 +440,9 @@ def test_deployment_strategy_per_service(synth: Synth, stage: str, name: str) ->
         assert target_groups == {}
         assert not props(service).get("LoadBalancers")
         return
-    if s.deployment.strategy == "blue_green":
-        assert deployment["Strategy"] == "BLUE_GREEN"
+    if s.deployment.strategy in ("blue_green", "canary", "linear"):
+        # Every traffic-shifting strategy: two groups, ECS moves the rule between them.
+        assert deployment["Strategy"] == s.deployment.strategy.upper()
         assert deployment["BakeTimeInMinutes"] == s.deployment.bake_time_minutes
         (balancer,) = props(service)["LoadBalancers"]
         alternate = ref_id(balancer["AdvancedConfiguration"]["AlternateTargetGroupArn"])
@@ -449,14 +453,16 @@ def test_deployment_strategy_per_service(synth: Synth, stage: str, name: str) ->
         assert len(target_groups) == 1
 
 
-def test_shipped_strategies_cover_rolling_and_blue_green(synth: Synth) -> None:
+def test_shipped_strategies_cover_every_strategy(synth: Synth) -> None:
     strategies = {
         (stage, name): s.deployment.strategy
         for stage in SHIPPED_STAGES
         for name, s in synth.configs[stage].services.items()
     }
-    assert set(strategies.values()) == {"rolling", "blue_green"}
+    assert set(strategies.values()) == {"rolling", "blue_green", "canary", "linear"}
     assert strategies[("Prod", "web")] == strategies[("Prod", "api")] == "blue_green"
+    assert strategies[("Stage", "api")] == "canary"
+    assert strategies[("Stage", "web")] == "linear"
     assert strategies[("Test", "api")] == "rolling"
 
 
@@ -714,7 +720,7 @@ def test_listener_rule_per_web_service(synth: Synth, stage: str, name: str) -> N
     assert conditions == {}
     (action,) = p["Actions"]
     assert action["Type"] == "forward"
-    if "ForwardConfig" in action:  # blue/green: weights over both target groups
+    if "ForwardConfig" in action:  # blue/green, canary, linear: weights over both groups
         groups = [g["TargetGroupArn"] for g in action["ForwardConfig"]["TargetGroups"]]
     else:
         groups = [action["TargetGroupArn"]]

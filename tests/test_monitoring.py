@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from config.services import QUEUE_VARIABLE, Service
+from config.services import QUEUE_VARIABLE, TRAFFIC_SHIFTING, Service
 from l3_constructs.limits import CLOUDFRONT_REGION, default_max_connections
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import only, props, ref_id, resources
@@ -406,8 +406,9 @@ def test_web_alarms_watch_exactly_their_target_groups(synth: Synth, stage: str) 
         groups = _compute_service(synth, stage, name).target_group_ids
         if service.kind != "web":
             continue
-        blue_green = service.deployment.strategy == "blue_green"
-        assert len(groups) == (2 if blue_green else 1), name
+        # blue_green, canary and linear shift traffic between two target groups.
+        shifting = service.deployment.strategy in TRAFFIC_SHIFTING
+        assert len(groups) == (2 if shifting else 1), name
         for alarm in _service_alarms(synth, stage, name).values():
             stats = _metric_stats(alarm)
             if stats[0]["Metric"]["Namespace"] != "AWS/ApplicationELB":
@@ -417,9 +418,9 @@ def test_web_alarms_watch_exactly_their_target_groups(synth: Synth, stage: str) 
                 dimensions = _dimensions(stat)
                 assert _from_compute(synth, stage, dimensions["LoadBalancer"]) == lb_full_name
                 read.append(ref_id(_from_compute(synth, stage, dimensions["TargetGroup"])))
-            # Both groups of a blue/green pair, summed (or their maximum for the p95).
+            # Both groups of a traffic-shifting pair, summed (or their maximum for the p95).
             assert sorted(read) == sorted(groups), (name, alarm["AlarmDescription"])
-            if blue_green:
+            if shifting:
                 expression = alarm["Metrics"][0]["Expression"]
                 assert ("MAX([" in expression) == (
                     stats[0]["Metric"]["MetricName"] == "TargetResponseTime"

@@ -604,6 +604,67 @@ SERVICE_CASES = [
         "for this service (database, storage, Service Connect, queues or port): choose "
         "another name",
     ),
+    # ---- capacity and hardening (issue 13, part)
+    case(
+        "spot-weights-add-to-zero",
+        "test.yaml",
+        put("compute.spot_mix", {"fargate_base": 1, "fargate_weight": 0, "spot_weight": 0}),
+        "config/test.yaml: compute.spot_mix.spot_weight: fargate_weight and spot_weight add "
+        "to zero: ECS would place no task beyond the base",
+    ),
+    case(
+        "unknown-capacity-provider",
+        "prod.yaml",
+        put("compute.capacity_provider", "spot"),
+        prefix="config/prod.yaml: compute.capacity_provider: 'spot': ",
+        fragment="'fargate' or 'fargate_spot'",
+    ),
+    case(
+        "capacity-provider-on-a-job",
+        "prod.yaml",
+        put("services.cleanup.capacity_provider", "fargate_spot"),
+        "config/prod.yaml: services.cleanup.capacity_provider: is not a setting of a job (only "
+        "of web and backend and worker): a job runs one task per schedule",
+    ),
+    case(
+        "canary-on-a-worker",
+        "prod.yaml",
+        put("services.worker.deployment", {"strategy": "canary"}),
+        "config/prod.yaml: services.worker.deployment.strategy: canary shifts a load balancer "
+        "rule; a worker has none: use rolling",
+    ),
+    case(
+        "container-user-root",
+        "prod.yaml",
+        put("services.api.user", "0:0"),
+        "config/prod.yaml: services.api.user: '0:0' is not a non-root user like '10001:10001'",
+    ),
+    case(
+        "container-user-root-by-name",
+        "prod.yaml",
+        put("services.api.user", "root"),
+        "config/prod.yaml: services.api.user: 'root' is not a non-root user like '10001:10001'",
+    ),
+    case(
+        "writable-path-relative",
+        "prod.yaml",
+        put("services.web.writable_paths", ["tmp"]),
+        "config/prod.yaml: services.web.writable_paths[0]: 'tmp' is not an absolute path",
+    ),
+    case(
+        "capability-unknown",
+        "prod.yaml",
+        put("services.api.add_capabilities", ["SYS_ADMIN"]),
+        prefix="config/prod.yaml: services.api.add_capabilities[0]: 'SYS_ADMIN': ",
+        fragment="'SYS_PTRACE'",
+    ),
+    case(
+        "desync-mode-unknown",
+        "prod.yaml",
+        put("compute.load_balancer_desync_mode", "monitor"),
+        prefix="config/prod.yaml: compute.load_balancer_desync_mode: 'monitor': ",
+        fragment="'defensive' or 'strictest'",
+    ),
     case(
         "services-removed-entirely",
         "prod.yaml",
@@ -1122,9 +1183,9 @@ CASES = [
     case(
         "service-deployment-strategy-unknown",
         "prod.yaml",
-        put("services.api.deployment.strategy", "canary"),
-        prefix="config/prod.yaml: services.api.deployment.strategy: 'canary': ",
-        fragment="'rolling' or 'blue_green'",
+        put("services.api.deployment.strategy", "big_bang"),
+        prefix="config/prod.yaml: services.api.deployment.strategy: 'big_bang': ",
+        fragment="'rolling', 'blue_green', 'canary' or 'linear'",
     ),
     *SERVICE_CASES,
     # ---- edge

@@ -76,3 +76,51 @@ def expected_stacks(config: EnvironmentConfig) -> tuple[str, ...]:
         "Security": config.security.enabled,
     }
     return tuple(s for s in ALL_STACKS if optional.get(s, True))
+
+
+#: Every ECS service (web, backend, worker) of every stage the session synthesizes, for
+#: `pytest.mark.parametrize(("stage", "name"), ECS_SERVICES)`; jobs have no ECS service.
+ECS_SERVICES_BY_STAGE: dict[str, tuple[str, ...]] = {
+    "Test": ("web", "api", "worker"),
+    "Stage": ("web", "api", "worker"),
+    "Prod": ("web", "api", "worker"),
+    "Dev": ("web", "api", "worker", "admin", "jobs"),
+}
+
+
+def standalone_platform(stack_id: str, *, nat_gateways: int, app_context: dict[str, Any]) -> Any:
+    """A small stack of its own (a VPC, a `PlatformCluster` and a `PlatformLoadBalancer`
+    without CloudFront) for construct-level tests: (stack, cluster, load balancer, vpc).
+    Call it only after the session synth (jsii is one process)."""
+    from aws_cdk import App, Environment, Stack  # noqa: PLC0415 - CDK only where needed
+    from aws_cdk import aws_ec2 as ec2  # noqa: PLC0415
+
+    from l3_constructs.cluster import PlatformCluster  # noqa: PLC0415
+    from l3_constructs.load_balancer import LoadBalancerProps, PlatformLoadBalancer  # noqa: PLC0415
+
+    # A region: load balancer access logging needs one. Zones are named: no look-up.
+    env = Environment(account="123456789012", region="eu-west-1")
+    stack = Stack(App(context=app_context), stack_id, env=env)
+    vpc = ec2.Vpc(
+        stack, "Vpc", availability_zones=["eu-west-1a", "eu-west-1b"], nat_gateways=nat_gateways
+    )
+    cluster = PlatformCluster(
+        stack,
+        "Cluster",
+        vpc=vpc,
+        namespace_name=f"{stack_id.lower()}.internal",
+        enable_execute_command=False,
+    )
+    load_balancer = PlatformLoadBalancer(
+        stack,
+        "LoadBalancer",
+        props=LoadBalancerProps(
+            domain_name="app.example.org",
+            hosted_zone_id="Z0123456789ABCDEFGHIJ",
+            zone_name="example.org",
+        ),
+        vpc=vpc,
+        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+        key=cluster.key,
+    )
+    return stack, cluster, load_balancer, vpc

@@ -14,7 +14,7 @@ from config.services import rule_priority, url_variable
 from release_tools import migrate
 from stacks.compute_stack import LEGACY_IDS, VIEWER_HOST_HEADER
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
-from tests.helpers import only, props, ref_id, resources
+from tests.helpers import ECS_SERVICES_BY_STAGE, only, props, ref_id, resources
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
 
@@ -34,14 +34,8 @@ def _services(synth: Synth) -> list[tuple[str, str]]:
 
 
 SERVICES = [
-    # Resolved lazily per test from the synth; ids are `stage-service`.
     pytest.param(stage, name, id=f"{stage}-{name}")
-    for stage, names in (
-        ("Test", ("web", "api", "worker")),
-        ("Stage", ("web", "api", "worker")),
-        ("Prod", ("web", "api", "worker")),
-        (NEW_STAGE, ("web", "api", "worker", "admin", "jobs")),
-    )
+    for stage, names in ECS_SERVICES_BY_STAGE.items()
     for name in names
 ]
 

@@ -18,18 +18,20 @@ from config.models import EnvironmentConfig
 from config.services import SpotMix
 from stacks.compute_stack import capacity_provider
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
-from tests.helpers import only, props, ref_id, resources
+from tests.helpers import (
+    ECS_SERVICES_BY_STAGE,
+    only,
+    props,
+    ref_id,
+    resources,
+    standalone_platform,
+)
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
 #: Every ECS service (web, backend, worker) of every stage; jobs have no ECS service.
 SERVICES = [
     pytest.param(stage, name, id=f"{stage}-{name}")
-    for stage, names in (
-        ("Test", ("web", "api", "worker")),
-        ("Stage", ("web", "api", "worker")),
-        ("Prod", ("web", "api", "worker")),
-        (NEW_STAGE, ("web", "api", "worker", "admin", "jobs")),
-    )
+    for stage, names in ECS_SERVICES_BY_STAGE.items()
     for name in names
 ]
 SHIFTING = ("blue_green", "canary", "linear")
@@ -380,30 +382,10 @@ REFUSALS = [
 def refusal_scope(synth: Synth) -> tuple[Any, Any, Any, Any]:
     """A small stack (never synthesized) with a cluster without capacity providers."""
     del synth  # waited for: jsii is one process, and the session's synth may be using it
-    from aws_cdk import App, Environment, Stack  # noqa: PLC0415
-    from aws_cdk import aws_ec2 as ec2  # noqa: PLC0415
-
-    from l3_constructs.cluster import PlatformCluster  # noqa: PLC0415
-    from l3_constructs.load_balancer import LoadBalancerProps, PlatformLoadBalancer  # noqa: PLC0415
-
-    stack = Stack(App(), "Refusals", env=Environment(account="123456789012", region="eu-west-1"))
-    vpc = ec2.Vpc(stack, "Vpc", availability_zones=["eu-west-1a", "eu-west-1b"], nat_gateways=0)
-    cluster = PlatformCluster(
-        stack, "Cluster", vpc=vpc, namespace_name="refusals.internal", enable_execute_command=False
+    platform: tuple[Any, Any, Any, Any] = standalone_platform(
+        "Refusals", nat_gateways=0, app_context={}
     )
-    load_balancer = PlatformLoadBalancer(
-        stack,
-        "LoadBalancer",
-        props=LoadBalancerProps(
-            domain_name="app.example.org",
-            hosted_zone_id="Z0123456789ABCDEFGHIJ",
-            zone_name="example.org",
-        ),
-        vpc=vpc,
-        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-        key=cluster.key,
-    )
-    return stack, cluster, load_balancer, vpc
+    return platform
 
 
 @pytest.mark.parametrize(("changes", "message"), REFUSALS)

@@ -8,20 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Stack, assertions
+from aws_cdk import Stack, assertions
 from aws_cdk import aws_ec2 as ec2
 
 from l3_constructs.cluster import PlatformCluster
 from l3_constructs.load_balancer import (
     CloudFrontOrigin,
-    LoadBalancerProps,
     PlatformLoadBalancer,
     replica_regions,
 )
 from l3_constructs.service import PlatformService, ServiceProps, WebRoute
 from l3_constructs.workload import ImageSource
 from tests.conftest import Synth, cdk_json_context
-from tests.helpers import props, ref_id, resources
+from tests.helpers import props, ref_id, resources, standalone_platform
 
 _IMAGE = ImageSource(kind="ecr", repository_name="web/api", tag="v1")
 
@@ -29,30 +28,10 @@ _IMAGE = ImageSource(kind="ecr", repository_name="web/api", tag="v1")
 @pytest.fixture(scope="module")
 def built(synth: Synth) -> tuple[Stack, PlatformCluster, PlatformLoadBalancer, ec2.Vpc]:
     del synth  # waited for: the session synth may still be using jsii in its thread
-    # A region: load balancer access logging needs one. Zones are named: no look-up.
-    env = Environment(account="123456789012", region="eu-west-1")
-    stack = Stack(App(context=cdk_json_context()), "Standalone", env=env)
-    vpc = ec2.Vpc(stack, "Vpc", availability_zones=["eu-west-1a", "eu-west-1b"], nat_gateways=1)
-    cluster = PlatformCluster(
-        stack,
-        "Cluster",
-        vpc=vpc,
-        namespace_name="standalone.internal",
-        enable_execute_command=False,
+    platform: tuple[Stack, PlatformCluster, PlatformLoadBalancer, ec2.Vpc] = standalone_platform(
+        "Standalone", nat_gateways=1, app_context=cdk_json_context()
     )
-    load_balancer = PlatformLoadBalancer(
-        stack,
-        "LoadBalancer",
-        props=LoadBalancerProps(
-            domain_name="api.example.org",
-            hosted_zone_id="Z0123456789ABCDEFGHIJ",
-            zone_name="example.org",
-        ),
-        vpc=vpc,
-        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-        key=cluster.key,
-    )
-    return stack, cluster, load_balancer, vpc
+    return platform
 
 
 @pytest.fixture(scope="module")

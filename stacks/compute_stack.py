@@ -23,11 +23,10 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
 from config.models import EnvironmentConfig
+from config.service_parts import CapacityProviderName, SpotMix
 from config.services import (
     QUEUE_VARIABLE,
-    CapacityProviderName,
     Service,
-    SpotMix,
     queue_variable,
     rule_priority,
     url_variable,

@@ -14,7 +14,7 @@ from aws_cdk import CfnOutput, Environment
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from config.models import CacheTtl as CacheTtlConfig
+from config.edge import CacheTtl as CacheTtlConfig
 from config.models import EnvironmentConfig
 from l3_constructs.edge import (
     CacheTtl,

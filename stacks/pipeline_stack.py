@@ -14,7 +14,8 @@ from typing import Any
 from aws_cdk import CfnOutput
 from constructs import Construct
 
-from config.models import EnvironmentConfig, Pipeline
+from config.models import EnvironmentConfig
+from config.pipeline import Pipeline
 from l3_constructs.limits import CLOUDFRONT_REGION
 from l3_constructs.pipeline import (
     ApprovalSettings,

@@ -11,7 +11,7 @@ from typing import Any
 from constructs import Construct
 
 from config.models import EnvironmentConfig
-from config.services import Storage
+from config.service_parts import Storage
 from l3_constructs.storage import CorsRule, PlatformStorage, StorageProps
 from stacks.base import PlatformStack
 

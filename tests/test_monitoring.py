@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from config.services import QUEUE_VARIABLE, TRAFFIC_SHIFTING, Service
+from config.service_parts import TRAFFIC_SHIFTING
+from config.services import QUEUE_VARIABLE, Service
 from l3_constructs.limits import CLOUDFRONT_REGION, default_max_connections
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import only, props, ref_id, resources

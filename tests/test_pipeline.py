@@ -20,7 +20,8 @@ import pytest
 import yaml
 from aws_cdk.assertions import Match
 
-from config.models import EnvironmentConfig, Pipeline
+from config.models import EnvironmentConfig
+from config.pipeline import Pipeline
 from config.services import Service
 from l3_constructs.limits import CLOUDFRONT_REGION
 from l3_constructs.pipeline import PipelineProps, StaticFiles

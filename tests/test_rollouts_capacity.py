@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from config.models import EnvironmentConfig
-from config.services import SpotMix
+from config.service_parts import SpotMix
 from stacks.compute_stack import capacity_provider
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import (

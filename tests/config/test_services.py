@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from config.loader import load_environments
-from config.services import DEFAULT_RULE_PRIORITY, Service, rule_priority, url_variable
+from config.service_parts import DEFAULT_RULE_PRIORITY
+from config.services import Service, rule_priority, url_variable
 from tests.config.helpers import SHIPPED_CONFIG, combine, edit_yaml, problems_of, put
 from tests.config.test_config import by_stage
 

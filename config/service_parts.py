@@ -5,6 +5,7 @@ environment's `storage` bucket: the building blocks `config.services.Service` is
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from typing import Annotated, Literal
@@ -365,8 +366,14 @@ def _schedule(value: str) -> str:
     raise ValueError(f"{value!r} is not a schedule: 'cron(...)' or 'rate(...)'")
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    """The IANA names (read from the tz database once: it walks the files, ~15 ms a call)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _time_zone(value: str) -> str:
-    if value not in zoneinfo.available_timezones():
+    if value not in _time_zones():
         raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Asia/Tokyo', 'UTC')")
     return value
 

@@ -43,8 +43,11 @@ $(STAMPS)/checkov: requirements-checkov.txt
 setup: $(STAMPS)/python $(STAMPS)/node  ## Install the pinned Python and Node toolchains
 
 # The reports are written right after synth: later CLI commands overwrite the validation report.
+# CONFIG: another directory of environment files, e.g. `make synth CONFIG=examples/ec2-capacity`.
+CONFIG ?=
+
 synth: setup  ## Synthesize every stage into cdk.out/ (cdk-nag; any finding fails) + compliance reports
-	cdk synth --quiet
+	PLATFORM_CONFIG='$(CONFIG)' cdk synth --quiet
 	$(PY) -m scripts.compliance
 
 compliance: setup  ## Render the compliance reports from cdk.out (run make synth first)

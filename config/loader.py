@@ -304,10 +304,26 @@ def _github_oidc_problems(loaded: Sequence[tuple[str, EnvironmentConfig]]) -> li
     return problems
 
 
-def load_environments(config_dir: Path = CONFIG_DIR) -> tuple[LoadedEnvironment, ...]:
-    """Every environment in `config_dir`, validated; `ConfigError` lists every problem."""
-    root = config_dir.parent
-    defaults_path = config_dir / DEFAULTS_FILE
+def load_from(directory: Path) -> tuple[LoadedEnvironment, ...]:
+    """The environments of `directory`: `config/`, or another directory of environment files
+    such as an example's (`examples/<name>/`). A directory without a `defaults.yaml` of its
+    own is layered on the shipped `config/defaults.yaml`."""
+    own = directory / DEFAULTS_FILE
+    return load_environments(
+        directory, defaults_path=own if own.exists() else CONFIG_DIR / DEFAULTS_FILE
+    )
+
+
+def load_environments(
+    config_dir: Path = CONFIG_DIR, *, defaults_path: Path | None = None
+) -> tuple[LoadedEnvironment, ...]:
+    """Every environment in `config_dir`, validated; `ConfigError` lists every problem.
+    Each is merged over `defaults_path` (default: the directory's own `defaults.yaml`)."""
+    # Files are named from the repository's root (`examples/x/dev.yaml`), or else from the
+    # directory's parent (`config/dev.yaml` of a copy elsewhere).
+    repo = CONFIG_DIR.parent
+    root = repo if config_dir.resolve().is_relative_to(repo) else config_dir.parent
+    defaults_path = defaults_path or config_dir / DEFAULTS_FILE
     defaults_shown = _display(defaults_path, root)
     problems: list[str] = []
     defaults: dict[str, Any] = {}

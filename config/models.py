@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from config.capacity import Ec2Capacity, check_ec2_capacity
 from config.edge import Edge
 from config.operations import Compliance, DataProtection, Observability, SecurityBaseline
 from config.pipeline import CONNECTION_ARN_RE, Pipeline
@@ -323,8 +324,14 @@ class Compute(ConfigModel):
     )
     capacity_provider: CapacityProviderName = Field(
         "fargate",
-        description="Where services run by default: `fargate`, or `fargate_spot` (the "
-        "`spot_mix` of Fargate and Fargate Spot). Jobs run on Fargate.",
+        description="Where services run by default: `fargate`, `fargate_spot` (the "
+        "`spot_mix` of Fargate and Fargate Spot) or `ec2` (the `ec2` instances). Jobs and "
+        "the migration run on Fargate.",
+    )
+    ec2: Ec2Capacity | None = Field(
+        None,
+        description="The EC2 instances services with capacity_provider `ec2` run on; null: "
+        "none (every service on Fargate).",
     )
     spot_mix: SpotMix = Field(
         default_factory=SpotMix, description="The Fargate / Fargate Spot mix of fargate_spot."
@@ -447,6 +454,14 @@ class EnvironmentConfig(ConfigModel):
             static_paths=self.edge.static.paths,
             storage=self.storage,
             has_pipeline=self.pipeline is not None,
+        )
+        problems += check_ec2_capacity(
+            self.services,
+            default_provider=self.compute.capacity_provider,
+            ec2=self.compute.ec2,
+            subnets=self.compute.subnets,
+            nat=self.network.nat,
+            endpoints=tuple(self.network.interface_endpoints),
         )
         if len(self.edge.domain_names) + len(self.extra_viewer_names) > MAX_VIEWER_NAMES:
             problems.append(

@@ -154,7 +154,7 @@ class Deployment(ConfigModel):
 
 #: ECS deployment strategies that shift a listener rule (web services only).
 TRAFFIC_SHIFTING = ("blue_green", "canary", "linear")
-CapacityProviderName = Literal["fargate", "fargate_spot"]
+CapacityProviderName = Literal["fargate", "fargate_spot", "ec2"]
 
 
 class SpotMix(ConfigModel):

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from config.capacity import NetworkMode
 from config.primitives import (
     ConfigModel,
     DomainName,
@@ -141,8 +142,14 @@ class Service(ConfigModel):
     )
     capacity_provider: CapacityProviderName | None = Field(
         None,
-        description="`fargate` or `fargate_spot` for this service; null: "
+        description="`fargate`, `fargate_spot` or `ec2` for this service; null: "
         "compute.capacity_provider.",
+    )
+    network_mode: NetworkMode = Field(
+        "awsvpc",
+        description="`awsvpc`: each task its own network interface and security group; "
+        "`bridge` (EC2 only; a web service no other service calls): dynamic host ports on "
+        "the instance, registered by instance, admitted from the load balancer only.",
     )
     spot_mix: SpotMix | None = Field(
         None, description="With fargate_spot: the base/weight mix; null: compute.spot_mix."
@@ -294,7 +301,15 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
         ("schedule", "timezone", "flexible_window_minutes", "retry", "timeout_minutes"), ("job",)
     ),
     **dict.fromkeys(
-        ("capacity", "scaling", "deployment", "connects_to", "capacity_provider", "spot_mix"),
+        (
+            "capacity",
+            "scaling",
+            "deployment",
+            "connects_to",
+            "capacity_provider",
+            "spot_mix",
+            "network_mode",
+        ),
         ("web", "backend", "worker"),
     ),
 }

@@ -617,7 +617,7 @@ SERVICE_CASES = [
         "prod.yaml",
         put("compute.capacity_provider", "spot"),
         prefix="config/prod.yaml: compute.capacity_provider: 'spot': ",
-        fragment="'fargate' or 'fargate_spot'",
+        fragment="'fargate', 'fargate_spot' or 'ec2'",
     ),
     case(
         "capacity-provider-on-a-job",

@@ -1,7 +1,8 @@
 """PlatformCluster: what an environment's services share besides the load balancer: the ECS
 cluster (Container Insights, ECS Exec logging, the Fargate capacity providers when a service
-runs on Fargate Spot), its Service Connect namespace and the key that encrypts the services'
-logs, image repositories and ECS Exec sessions.
+runs on Fargate Spot, the EC2 capacity when one runs on instances), its Service Connect
+namespace and the key that encrypts the services' logs, image repositories, ECS Exec sessions
+and the instances' volumes.
 
 Knows nothing of environments: every choice arrives as arguments.
 """
@@ -19,6 +20,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct, IConstruct
 
+from l3_constructs.ec2_capacity import Ec2Capacity, Ec2CapacityProps
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import allow_cloudwatch_logs
 
@@ -26,7 +28,7 @@ from l3_constructs.shared import allow_cloudwatch_logs
 class PlatformCluster(Construct):
     """Exposes `key`, `cluster`, `namespace` (Cloud Map HTTP namespace every service joins
     for Service Connect), `exec_log_group` (ECS Exec sessions; None when exec is off) and
-    `fargate_capacity_providers`.
+    `fargate_capacity_providers` and `ec2_capacity` (`Ec2Capacity`, or None).
 
     `fargate_capacity_providers`: associate FARGATE and FARGATE_SPOT with the cluster, which
     a service's capacity provider strategy needs (ECS refuses a provider the cluster lacks);
@@ -46,6 +48,8 @@ class PlatformCluster(Construct):
         enable_execute_command: bool,
         exec_log_retention_days: int = 30,
         fargate_capacity_providers: bool = False,
+        ec2_capacity: Ec2CapacityProps | None = None,
+        ec2_subnets: ec2.SubnetSelection | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -96,6 +100,23 @@ class PlatformCluster(Construct):
                 _DependOnCapacityProviders(self.cluster, self._provider_users),
                 priority=AspectPriority.READONLY,
             )
+        self.ec2_capacity: Ec2Capacity | None = None
+        if ec2_capacity is not None:
+            self.ec2_capacity = Ec2Capacity(
+                self,
+                "Ec2Capacity",
+                props=ec2_capacity,
+                cluster=self.cluster,
+                vpc=vpc,
+                subnets=ec2_subnets
+                or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+                key=self.key,
+            )
+            if not fargate_capacity_providers:
+                Aspects.of(self.cluster).add(
+                    _DependOnCapacityProviders(self.cluster, self._provider_users),
+                    priority=AspectPriority.READONLY,
+                )
         # HTTP namespace: Service Connect needs no DNS zone, so nothing is paid per zone.
         self.namespace = servicediscovery.HttpNamespace(
             self,
@@ -107,10 +128,11 @@ class PlatformCluster(Construct):
     def use_capacity_providers(self, user: Construct) -> None:
         """`user` (a service with a capacity provider strategy) is created only once the
         cluster has its Fargate capacity providers."""
-        if not self.fargate_capacity_providers:
+        if not (self.fargate_capacity_providers or self.ec2_capacity):
             raise ValueError(
                 f"{user.node.path} uses a capacity provider strategy but the cluster has no "
-                "Fargate capacity providers (PlatformCluster(fargate_capacity_providers=True))"
+                "capacity providers (PlatformCluster(fargate_capacity_providers=True) or "
+                "ec2_capacity)"
             )
         self._provider_users.append(user)
 

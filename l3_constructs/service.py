@@ -1,17 +1,19 @@
-"""PlatformService: one workload on ECS Fargate, with its ECR repository, encrypted logs,
-auto scaling and guarded deployments (rolling, or ECS-native blue/green, canary or linear
-traffic shifting); a web service also gets a listener rule and target group(s) on the
+"""PlatformService: one workload on ECS (Fargate or EC2 instances), with its ECR repository,
+encrypted logs, auto scaling and guarded deployments (rolling, or ECS-native blue/green, canary
+or linear traffic shifting); a web service also gets a listener rule and target group(s) on the
 environment's `PlatformLoadBalancer`, and any service may offer itself, or call others,
-through ECS Service Connect. Tasks run on Fargate, or on a mix of Fargate and Fargate Spot.
+through ECS Service Connect. Tasks run on Fargate, on a mix of Fargate and Fargate Spot, or on
+the cluster's EC2 instances (`Ec2Capacity`) with awsvpc or bridge networking.
 
 Knows nothing of environments: every choice arrives in `ServiceProps`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from aws_cdk import (
     CfnElement,
@@ -30,12 +32,13 @@ from constructs import Construct
 
 from l3_constructs.cluster import PlatformCluster
 from l3_constructs.compliance import acknowledge
+from l3_constructs.ec2_capacity import Ec2Capacity
 from l3_constructs.load_balancer import PlatformLoadBalancer
 from l3_constructs.shared import https_egress_security_group
 from l3_constructs.workload import CONTAINER_NAME, TaskProps, Workload, validate_task
 
 DeploymentStrategyName = Literal["rolling", "blue_green", "canary", "linear"]
-CapacityProviderName = Literal["fargate", "fargate_spot"]
+CapacityProviderName = Literal["fargate", "fargate_spot", "ec2"]
 
 #: The ECS deployment strategy of each name.
 DEPLOYMENT_STRATEGIES: dict[str, ecs.DeploymentStrategy] = {
@@ -109,6 +112,7 @@ class ServiceProps(TaskProps):
     #: "fargate": LaunchType FARGATE. "fargate_spot": a capacity provider strategy, the first
     #: `fargate_base` tasks on Fargate, the rest `fargate_weight` : `spot_weight` between
     #: Fargate and Fargate Spot; the cluster must have the Fargate capacity providers.
+    #: "ec2": the cluster's EC2 capacity provider (an EC2 task definition, `network_mode`).
     capacity_provider: CapacityProviderName = "fargate"
     fargate_base: int = 0
     fargate_weight: int = 0
@@ -127,7 +131,7 @@ class ServiceProps(TaskProps):
 
 
 class PlatformService(Workload):
-    """One ECS Fargate service in `cluster`.
+    """One ECS service in `cluster` (Fargate, or EC2 with `capacity_provider="ec2"`).
 
     Exposes `name`, `repository`, `log_group`, `image`, `image_id`, `task_definition`,
     `container`, `service`, `security_group`, `deployment_alarms`; for a web service also
@@ -152,61 +156,100 @@ class PlatformService(Workload):
         load_balancer: PlatformLoadBalancer | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # The task definition is EC2's exactly when the tasks run on EC2 instances.
+        props = dataclasses.replace(props, ec2=props.capacity_provider == "ec2")
         _validate(props, load_balancer)
         self.name = props.name
         self.props = props
         self._cluster = cluster
         self._build_task(props, key=cluster.key, secrets=secrets)
-        self.security_group = https_egress_security_group(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description=f"Service {props.name}: its port from the load balancer and its "
-            "Service Connect clients, HTTPS out",
-        )
+        ec2_capacity = cluster.ec2_capacity if props.ec2 else None
+        if props.ec2 and ec2_capacity is None:
+            raise ValueError(
+                f"service {props.name!r} runs on EC2 but the cluster has no EC2 capacity "
+                "(PlatformCluster(ec2_capacity=...))"
+            )
+        self.bridge = props.network_mode == "bridge"
+        if self.bridge:
+            assert ec2_capacity is not None
+            # Bridge tasks use the instance's network: its security group is theirs.
+            self.security_group = ec2_capacity.security_group
+        else:
+            self.security_group = https_egress_security_group(
+                self,
+                "SecurityGroup",
+                vpc=vpc,
+                description=f"Service {props.name}: its port from the load balancer and its "
+                "Service Connect clients, HTTPS out",
+            )
 
         self.target_group: elbv2.ApplicationTargetGroup | None = None
         self.alternate_target_group: elbv2.ApplicationTargetGroup | None = None
         self.production_rule: elbv2.ApplicationListenerRule | None = None
         if props.route is not None and load_balancer is not None:
             self._add_route(props, props.route, load_balancer, vpc)
+            if self.bridge:
+                assert ec2_capacity is not None
+                # The instances' one way in: the dynamic host ports, from this load balancer.
+                ec2_capacity.allow_load_balancer(load_balancer.load_balancer)
         self.deployment_alarms = self._add_deployment_alarms(props)
         strategy = props.deployment_strategy
-        capacity_provider_strategies = _capacity_provider_strategies(props)
-        self.service = ecs.FargateService(
-            self,
-            "Service",
-            cluster=cluster.cluster,
-            task_definition=self.task_definition,
-            desired_count=props.desired_count,
-            vpc_subnets=task_subnets,
-            assign_public_ip=props.assign_public_ip,
-            security_groups=[self.security_group],
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-            min_healthy_percent=props.min_healthy_percent,
-            max_healthy_percent=props.max_healthy_percent,
-            enable_execute_command=props.enable_execute_command,
-            deployment_alarms=ecs.DeploymentAlarmConfig(
+        capacity_provider_strategies = _capacity_provider_strategies(props, ec2_capacity)
+        options: dict[str, Any] = {
+            "cluster": cluster.cluster,
+            "task_definition": self.task_definition,
+            "desired_count": props.desired_count,
+            "circuit_breaker": ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            "min_healthy_percent": props.min_healthy_percent,
+            "max_healthy_percent": props.max_healthy_percent,
+            "enable_execute_command": props.enable_execute_command,
+            "deployment_alarms": ecs.DeploymentAlarmConfig(
                 alarm_names=[alarm.alarm_name for alarm in self.deployment_alarms],
                 behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
             )
             if self.deployment_alarms
             else None,
-            deployment_strategy=DEPLOYMENT_STRATEGIES[strategy],
-            bake_time=Duration.minutes(props.bake_time_minutes)
+            "deployment_strategy": DEPLOYMENT_STRATEGIES[strategy],
+            "bake_time": Duration.minutes(props.bake_time_minutes)
             if strategy in TRAFFIC_SHIFTING
             else None,
-            canary_configuration=_traffic_shift(props.canary_percent, props)
+            "canary_configuration": _traffic_shift(props.canary_percent, props)
             if strategy == "canary"
             else None,
-            linear_configuration=_traffic_shift(props.linear_step_percent, props)
+            "linear_configuration": _traffic_shift(props.linear_step_percent, props)
             if strategy == "linear"
             else None,
             # With a strategy CDK omits the launch type (ECS takes one or the other).
-            capacity_provider_strategies=capacity_provider_strategies,
-            propagate_tags=ecs.PropagatedTagSource.SERVICE,
-            service_connect_configuration=self._service_connect(props),
+            "capacity_provider_strategies": capacity_provider_strategies,
+            "propagate_tags": ecs.PropagatedTagSource.SERVICE,
+            "service_connect_configuration": self._service_connect(props),
+        }
+        # awsvpc: each task's own interface in the task subnets, with the service's group.
+        networking: dict[str, Any] = (
+            {}
+            if self.bridge
+            else {
+                "vpc_subnets": task_subnets,
+                "security_groups": [self.security_group],
+                "assign_public_ip": props.assign_public_ip,
+            }
         )
+        self.service: ecs.BaseService
+        if props.ec2:
+            self.service = ecs.Ec2Service(
+                self,
+                "Service",
+                **options,
+                **networking,
+                # Spread over the zones, then fill instances before using another (fewer
+                # instances for managed scaling to keep).
+                placement_strategies=[
+                    ecs.PlacementStrategy.spread_across(ecs.BuiltInAttributes.AVAILABILITY_ZONE),
+                    ecs.PlacementStrategy.packed_by_memory(),
+                ],
+            )
+        else:
+            self.service = ecs.FargateService(self, "Service", **options, **networking)
         if capacity_provider_strategies is not None:
             # ECS refuses a strategy naming a provider the cluster lacks: the service is
             # created after the cluster's capacity provider association.
@@ -350,6 +393,11 @@ class PlatformService(Workload):
         """Let `client`'s tasks call this service's port (Service Connect goes task to task)."""
         if self.props.port is None:
             raise ValueError(f"service {self.name!r} listens on no port")
+        if self.bridge:
+            raise ValueError(
+                f"service {self.name!r} is on a bridge network: its tasks share the instances' "
+                "security group, which admits the load balancer only; use awsvpc"
+            )
         self.security_group.connections.allow_from(
             client.security_group,
             ec2.Port.tcp(self.props.port),
@@ -419,12 +467,15 @@ class PlatformService(Workload):
             vpc=vpc,
             port=props.port,
             protocol=elbv2.ApplicationProtocol.HTTP,
-            target_type=elbv2.TargetType.IP,
+            # Bridge tasks register as instance + dynamic port; awsvpc tasks by their IP.
+            target_type=elbv2.TargetType.INSTANCE if self.bridge else elbv2.TargetType.IP,
             deregistration_delay=Duration.seconds(route.deregistration_delay_seconds),
             stickiness_cookie_duration=Duration.seconds(route.stickiness_seconds)
             if route.stickiness_seconds
             else None,
             health_check=elbv2.HealthCheck(
+                # Bridge: each target's own dynamic port.
+                port="traffic-port" if self.bridge else None,
                 path=route.health_check_path,
                 interval=Duration.seconds(interval),
                 # The timeout must be shorter than the interval.
@@ -607,13 +658,20 @@ def _traffic_shift(percent: float, props: ServiceProps) -> ecs.TrafficShiftConfi
 
 
 def _capacity_provider_strategies(
-    props: ServiceProps,
+    props: ServiceProps, ec2_capacity: Ec2Capacity | None
 ) -> list[ecs.CapacityProviderStrategy] | None:
     """fargate_spot's strategy: regular Fargate for the base and its weight, Fargate Spot for
     the rest; an entry that could place no task (weight 0, no base) is left out. None for
     plain Fargate, which keeps LaunchType FARGATE."""
     if props.capacity_provider == "fargate":
         return None
+    if props.capacity_provider == "ec2":
+        assert ec2_capacity is not None
+        return [
+            ecs.CapacityProviderStrategy(
+                capacity_provider=ec2_capacity.capacity_provider.capacity_provider_name, weight=1
+            )
+        ]
     strategies = []
     if props.fargate_base or props.fargate_weight:
         strategies.append(

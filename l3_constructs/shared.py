@@ -96,6 +96,30 @@ def fargate_task_definition(
     )
 
 
+def ec2_task_definition(
+    scope: Construct,
+    construct_id: str,
+    *,
+    cpu: int,
+    memory_mib: int,
+    network_mode: Literal["awsvpc", "bridge"],
+) -> ecs.TaskDefinition:
+    """A Linux task definition for EC2 container instances: the same task-level size as on
+    Fargate (what ECS reserves on an instance when it places the task), in `awsvpc` or
+    `bridge` networking. ECS takes no runtime platform here: the instances' image decides the
+    architecture, and config checks it matches the tasks'."""
+    return ecs.TaskDefinition(
+        scope,
+        construct_id,
+        compatibility=ecs.Compatibility.EC2,
+        cpu=str(cpu),
+        memory_mib=str(memory_mib),
+        network_mode=ecs.NetworkMode.BRIDGE
+        if network_mode == "bridge"
+        else ecs.NetworkMode.AWS_VPC,
+    )
+
+
 def https_egress_security_group(
     scope: Construct, construct_id: str, *, vpc: ec2.IVpc, description: str
 ) -> ec2.SecurityGroup:

@@ -42,7 +42,7 @@ from constructs import Construct
 from l3_constructs.compliance import acknowledge, skip_checkov
 from l3_constructs.limits import UNRELEASED
 from l3_constructs.retention import retention_days
-from l3_constructs.shared import Architecture, fargate_task_definition
+from l3_constructs.shared import Architecture, ec2_task_definition, fargate_task_definition
 
 CONTAINER_NAME = "app"
 XRAY_CONTAINER_NAME = "xray-daemon"
@@ -136,6 +136,10 @@ class TaskProps:
     writable_paths: tuple[str, ...] = ("/tmp",)  # noqa: S108 - a path in the container
     #: Linux capabilities added back; every other one is dropped.
     add_capabilities: tuple[str, ...] = ()
+    #: Run on EC2 container instances (an EC2 task definition) instead of Fargate.
+    ec2: bool = False
+    #: EC2 only: `bridge` maps the port to a dynamic host port on the instance.
+    network_mode: Literal["awsvpc", "bridge"] = "awsvpc"
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ class WorkloadTask:
     #: Changes exactly when the image does (the asset's hash, `repository:tag`, or the
     #: released tag's deploy-time expression).
     image_id: str
-    task_definition: ecs.FargateTaskDefinition
+    task_definition: ecs.TaskDefinition
     container: ecs.ContainerDefinition
     tracing_container: ecs.ContainerDefinition | None
 
@@ -212,12 +216,22 @@ def build_task(
         image, image_id = _released_image(
             scope, props.name, props.release_parameter_name, configured, repository
         )
-    task_definition = fargate_task_definition(
-        scope,
-        "TaskDefinition",
-        cpu=props.cpu,
-        memory_mib=props.memory_mib,
-        architecture=props.architecture,
+    task_definition = (
+        ec2_task_definition(
+            scope,
+            "TaskDefinition",
+            cpu=props.cpu,
+            memory_mib=props.memory_mib,
+            network_mode=props.network_mode,
+        )
+        if props.ec2
+        else fargate_task_definition(
+            scope,
+            "TaskDefinition",
+            cpu=props.cpu,
+            memory_mib=props.memory_mib,
+            architecture=props.architecture,
+        )
     )
     environment = dict(props.environment)
     if props.port is not None:
@@ -235,6 +249,8 @@ def build_task(
         port_mappings=[
             ecs.PortMapping(
                 container_port=props.port,
+                # Bridge: a dynamic host port (ECS's ephemeral range) for each task.
+                host_port=0 if props.network_mode == "bridge" else None,
                 name=props.name,
                 app_protocol=cast("ecs.AppProtocol", ecs.AppProtocol.http),
             )
@@ -364,8 +380,10 @@ def _add_tracing(
     props: TaskProps,
 ) -> ecs.ContainerDefinition:
     """The X-Ray daemon next to the app: not essential (tracing must never stop the app),
-    UDP 2000 on the task's loopback, logs next to the app's, locked down like the app (its
-    own /tmp, no capability added back: it binds an unprivileged port)."""
+    UDP 2000 on the task's loopback (bridge: over a link), logs next to the app's, locked
+    down like the app (its own /tmp, no capability added back: it binds an unprivileged
+    port)."""
+    bridge = props.network_mode == "bridge"
     daemon = add_locked_down_container(
         task_definition,
         XRAY_CONTAINER_NAME,
@@ -375,12 +393,18 @@ def _add_tracing(
         essential=False,
         cpu=32,
         memory_reservation_mib=256,
-        port_mappings=[
-            ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP, name="xray")
-        ],
+        # Bridge: no host port (the app reaches it over the link, not through the host).
+        port_mappings=None
+        if bridge
+        else [ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP, name="xray")],
         logging=ecs.LogDrivers.aws_logs(stream_prefix="xray", log_group=log_group),
     )
-    container.add_environment("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000")
+    if bridge:
+        # Containers of a bridge task share no loopback: the app reaches it by name.
+        container.add_link(daemon)
+        container.add_environment("AWS_XRAY_DAEMON_ADDRESS", f"{XRAY_CONTAINER_NAME}:2000")
+    else:
+        container.add_environment("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000")
     task_definition.add_to_task_role_policy(
         iam.PolicyStatement(
             sid="XRayDaemon",
@@ -519,3 +543,5 @@ def validate_task(props: TaskProps) -> None:
         raise ValueError("an ECR image needs `repository_name` and `tag`")
     if not 2 <= props.stop_timeout_seconds <= 120:
         raise ValueError("stop_timeout_seconds must be 2-120 (Fargate's range)")
+    if props.network_mode == "bridge" and not props.ec2:
+        raise ValueError(f"{props.name}: bridge networking needs EC2 (Fargate is awsvpc only)")

@@ -22,6 +22,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
+from config.capacity import Ec2Capacity as Ec2CapacityConfig
 from config.models import EnvironmentConfig
 from config.service_parts import CapacityProviderName, SpotMix
 from config.services import (
@@ -35,6 +36,7 @@ from l3_constructs.app_secrets import AppSecrets, SecretRef
 from l3_constructs.cluster import PlatformCluster
 from l3_constructs.compliance import acknowledge, skip_checkov
 from l3_constructs.database import PlatformDatabase
+from l3_constructs.ec2_capacity import Ec2CapacityProps, SpotInstancesProps
 from l3_constructs.job import JobProps, PlatformJob
 from l3_constructs.limits import CLOUDFRONT_REGION
 from l3_constructs.load_balancer import CloudFrontOrigin, LoadBalancerProps, PlatformLoadBalancer
@@ -96,6 +98,9 @@ class ComputeStack(PlatformStack):
                 for s in services.values()
                 if s.kind != "job"
             ),
+            # The instances of `capacity_provider: ec2` (config refuses them in public subnets).
+            ec2_capacity=_ec2_capacity(c.ec2) if c.ec2 else None,
+            ec2_subnets=task_subnets,
         )
         self.load_balancer = PlatformLoadBalancer(
             self,
@@ -366,6 +371,7 @@ class ComputeStack(PlatformStack):
                 linear_step_percent=s.deployment.linear_step_percent,
                 step_bake_minutes=s.deployment.step_bake_minutes,
                 capacity_provider=provider,
+                network_mode=s.network_mode,
                 fargate_base=mix.fargate_base,
                 fargate_weight=mix.fargate_weight,
                 spot_weight=mix.spot_weight,
@@ -528,6 +534,24 @@ class ComputeStack(PlatformStack):
             "The log group CDK creates for the AwsApi function holds only the UpdateService "
             "call and its response (cluster and service names), no data or secrets.",
         )
+
+
+def _ec2_capacity(ec2_config: Ec2CapacityConfig) -> Ec2CapacityProps:
+    spot = ec2_config.spot
+    return Ec2CapacityProps(
+        instance_types=ec2_config.instance_types,
+        architecture=ec2_config.architecture,
+        min_instances=ec2_config.min_instances,
+        max_instances=ec2_config.max_instances,
+        target_capacity_percent=ec2_config.target_capacity_percent,
+        spot=SpotInstancesProps(
+            on_demand_base=spot.on_demand_base, on_demand_percent=spot.on_demand_percent
+        )
+        if spot
+        else None,
+        root_volume_gib=ec2_config.root_volume_gib,
+        detailed_monitoring=ec2_config.detailed_monitoring,
+    )
 
 
 def capacity_provider(

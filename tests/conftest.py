@@ -4,7 +4,9 @@ The session builds exactly what `cdk synth` builds (the shipped config files, th
 of cdk.json) plus one extra environment, `Dev`, made the way the README tells a user to
 add one: `config/dev.yaml` copied from `test.yaml` with a new stage name and CIDR (and the optional
 HIPAA and PCI DSS nag packs and a Slack channel selected). So one
-synth also proves that a new file yields a new, nag-clean stage with no code change.
+synth also proves that a new file yields a new, nag-clean stage with no code change. The
+example configurations under `examples/` are synthesized in the same app (their stage names
+are their own), so they stay nag-, cfn-lint- and checkov-clean too.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['
 
 from aws_cdk import assertions  # noqa: E402
 
-from config.loader import load_environments  # noqa: E402
+from config.loader import load_environments, load_from  # noqa: E402
 from config.models import EnvironmentConfig  # noqa: E402
 
 #: Where the session's cloud assembly goes; `make cfn-lint` lints the templates in it.
@@ -35,6 +37,13 @@ TEST_ASSEMBLY = ROOT / "build" / "test-assembly"
 SHIPPED_STAGES = ("Test", "Stage", "Prod")
 NEW_STAGE = "Dev"
 NEW_STAGE_CIDR = "10.40.0.0/16"
+#: The example configurations (`examples/<name>/`), each layered on the shipped defaults the
+#: way `make synth CONFIG=examples/<name>` builds it; the session synthesizes them too.
+EXAMPLES = tuple(sorted(p for p in (ROOT / "examples").iterdir() if any(p.glob("*.yaml"))))
+#: The stages of each example, by its directory name.
+EXAMPLE_STAGES = {"ec2-capacity": ("Ec2Dev", "Ec2Staging", "Ec2Prod")}
+#: Every stage of the session: shipped, Dev, and the examples' (tested in their own modules).
+ALL_STAGES = (*SHIPPED_STAGES, NEW_STAGE, *(s for st in EXAMPLE_STAGES.values() for s in st))
 
 
 #: The Dev stage's services besides the shipped `web` and `api`: a host-routed admin front
@@ -167,6 +176,7 @@ def _synthesize() -> Synth:
 
     with tempfile.TemporaryDirectory() as workdir:
         environments = load_environments(make_config_dir(Path(workdir)))
+    environments += tuple(env for example in EXAMPLES for env in load_from(example))
     shutil.rmtree(TEST_ASSEMBLY, ignore_errors=True)
     TEST_ASSEMBLY.mkdir(parents=True)
     app = build_app(

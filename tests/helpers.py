@@ -88,10 +88,16 @@ ECS_SERVICES_BY_STAGE: dict[str, tuple[str, ...]] = {
 }
 
 
-def standalone_platform(stack_id: str, *, nat_gateways: int, app_context: dict[str, Any]) -> Any:
-    """A small stack of its own (a VPC, a `PlatformCluster` and a `PlatformLoadBalancer`
-    without CloudFront) for construct-level tests: (stack, cluster, load balancer, vpc).
-    Call it only after the session synth (jsii is one process)."""
+def standalone_platform(
+    stack_id: str,
+    *,
+    nat_gateways: int,
+    app_context: dict[str, Any],
+    cluster_options: dict[str, Any] | None = None,
+) -> Any:
+    """A small stack of its own (a VPC, a `PlatformCluster` with `cluster_options` and a
+    `PlatformLoadBalancer` without CloudFront) for construct-level tests: (stack, cluster,
+    load balancer, vpc). Call it only after the session synth (jsii is one process)."""
     from aws_cdk import App, Environment, Stack  # noqa: PLC0415 - CDK only where needed
     from aws_cdk import aws_ec2 as ec2  # noqa: PLC0415
 
@@ -110,6 +116,7 @@ def standalone_platform(stack_id: str, *, nat_gateways: int, app_context: dict[s
         vpc=vpc,
         namespace_name=f"{stack_id.lower()}.internal",
         enable_execute_command=False,
+        **(cluster_options or {}),
     )
     load_balancer = PlatformLoadBalancer(
         stack,

@@ -372,9 +372,7 @@ REFUSALS = [
         "add to zero",
         id="no-weight",
     ),
-    pytest.param(
-        {"capacity_provider": "fargate_spot"}, "no Fargate capacity providers", id="no-providers"
-    ),
+    pytest.param({"capacity_provider": "fargate_spot"}, "no capacity providers", id="no-providers"),
 ]
 
 

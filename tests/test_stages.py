@@ -9,7 +9,7 @@ import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from l3_constructs.limits import CLOUDFRONT_REGION
-from tests.conftest import NEW_STAGE, ROOT, SHIPPED_STAGES, Synth
+from tests.conftest import ALL_STAGES, NEW_STAGE, ROOT, SHIPPED_STAGES, Synth
 from tests.helpers import ALL_STACKS, expected_stacks, props
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
@@ -19,7 +19,7 @@ REGIONAL_EXCEPTIONS = {"Edge": CLOUDFRONT_REGION}
 
 def test_one_stage_per_config_file_with_every_stack(synth: Synth) -> None:
     assert set(synth.templates) == {
-        (stage, stack) for stage in STAGES for stack in expected_stacks(synth.configs[stage])
+        (stage, stack) for stage in ALL_STAGES for stack in expected_stacks(synth.configs[stage])
     }
     # Optional stacks follow config: a pipeline in every shipped stage (not Dev, whose
     # `cdk deploy` publishes static files itself), the security baseline in Stage and Prod

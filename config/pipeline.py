@@ -4,6 +4,7 @@ notifications and the GitHub Actions deploy role."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
@@ -165,6 +166,12 @@ class GitHubActionsRelease(ConfigModel):
         description="The release job's timeout, and the longest session of its role (rounded "
         "up to hours).",
     )
+
+    @property
+    def session_hours(self) -> int:
+        """The release role's longest session, and what the workflow asks for: the job's
+        timeout, rounded up to hours (IAM's unit)."""
+        return math.ceil(self.timeout_minutes / 60)
 
     @model_validator(mode="after")
     def _subject(self) -> GitHubActionsRelease:

@@ -33,6 +33,9 @@ PLAN_OUTPUT = "ReleasePlan"
 WORKLOAD_OUTPUT = "ReleaseWorkload{}"
 ROLE_OUTPUT = "ReleaseRoleArn"
 REGION_OUTPUT = "ReleaseRegion"
+#: The GitHub variables the workflow reads them from (`gh variable set`, README).
+ROLE_VARIABLE = "AWS_RELEASE_ROLE_ARN"
+REGION_VARIABLE = "AWS_RELEASE_REGION"
 #: Bumped when the documents change shape: a workflow and a stack of another version refuse.
 PLAN_VERSION = 1
 

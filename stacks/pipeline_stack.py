@@ -10,7 +10,6 @@ through CDK's weak references).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from aws_cdk import CfnOutput
@@ -31,7 +30,14 @@ from l3_constructs.pipeline import (
 )
 from l3_constructs.release import ReleaseRecord
 from l3_constructs.workload import CONTAINER_NAME
-from release_tools.plan import PLAN_OUTPUT, REGION_OUTPUT, ROLE_OUTPUT, WORKLOAD_OUTPUT
+from release_tools.plan import (
+    PLAN_OUTPUT,
+    REGION_OUTPUT,
+    REGION_VARIABLE,
+    ROLE_OUTPUT,
+    ROLE_VARIABLE,
+    WORKLOAD_OUTPUT,
+)
 from stacks.base import PlatformStack
 from stacks.compute_stack import ComputeStack
 from stacks.edge_stack import EdgeStack
@@ -221,7 +227,7 @@ class PipelineStack(PlatformStack):
                 smoke_urls=smoke_urls(config),
                 arm=arm,
                 create_provider=github.create_provider,
-                session_hours=math.ceil(github.timeout_minutes / 60),
+                session_hours=github.session_hours,
                 static_files=static_files,
                 migration_timeout_minutes=config.migration.timeout_minutes,
                 invalidation_paths=pipeline.invalidation_paths,
@@ -239,13 +245,13 @@ class PipelineStack(PlatformStack):
             self,
             ROLE_OUTPUT,
             value=release.release_role.role_arn,
-            description=f"gh variable set AWS_RELEASE_ROLE_ARN ({where})",
+            description=f"gh variable set {ROLE_VARIABLE} ({where})",
         )
         CfnOutput(
             self,
             REGION_OUTPUT,
             value=self.region,
-            description=f"gh variable set AWS_RELEASE_REGION ({where})",
+            description=f"gh variable set {REGION_VARIABLE} ({where})",
         )
         plan, workloads = release.plan_documents()
         CfnOutput(self, PLAN_OUTPUT, value=plan, description="Read by release_tools.plan")

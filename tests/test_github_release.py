@@ -297,10 +297,10 @@ def test_outputs_give_the_role_and_region_for_gh_variable_set(synth: Synth, stag
     role_id, _ = _release_role(synth, stage)
     assert outputs[release_plan.ROLE_OUTPUT]["Value"] == {"Fn::GetAtt": [role_id, "Arn"]}
     assert outputs[release_plan.REGION_OUTPUT]["Value"] == config.region
-    assert (
-        f"GitHub environment '{github.environment}'"
-        in (outputs[release_plan.ROLE_OUTPUT]["Description"])
+    assert outputs[release_plan.ROLE_OUTPUT]["Description"] == (
+        f"gh variable set {release_plan.ROLE_VARIABLE} (GitHub environment '{github.environment}')"
     )
+    assert release_plan.REGION_VARIABLE in outputs[release_plan.REGION_OUTPUT]["Description"]
     assert "PipelineName" not in outputs
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from config.loader import load_environments
 from config.models import EnvironmentConfig
+from release_tools import workflow_settings
 from release_tools.plan import REGION_VARIABLE, ROLE_VARIABLE
 from tests.test_workflows import WORKFLOWS, actionlint, load, triggers
 
@@ -260,3 +261,20 @@ def test_actionlint_knows_vars_but_nothing_else_undefined(tmp_path: Path) -> Non
 @pytest.mark.parametrize("name", [RELEASE, "release-develop.yml"])
 def test_the_release_workflows_exist(name: str) -> None:
     assert (WORKFLOWS / name).is_file()
+
+
+def test_the_settings_job_hands_on_every_setting() -> None:
+    """What release_tools.workflow_settings prints is what the job declares (and every
+    `needs.settings.outputs.*` the later jobs read is one of them)."""
+    (config,) = [c for c in _github_stages() if c.stage_name == "Test"]
+    assert config.pipeline is not None
+    assert config.pipeline.github_actions is not None
+    printed = workflow_settings.settings(config, config.pipeline, config.pipeline.github_actions)
+    declared = load(RELEASE)["jobs"]["settings"]["outputs"]
+    assert set(declared) == set(printed) - {"stage"}
+    for name, value in declared.items():
+        assert value == f"${{{{ steps.settings.outputs.{name} }}}}"
+    used = set(
+        re.findall(r"needs\.settings\.outputs\.([a-z-]+)", (WORKFLOWS / RELEASE).read_text())
+    )
+    assert used == set(declared)

@@ -278,29 +278,58 @@ def _security_baseline_problems(loaded: Sequence[tuple[str, EnvironmentConfig]])
 
 
 def _github_oidc_problems(loaded: Sequence[tuple[str, EnvironmentConfig]]) -> list[str]:
-    """An account has one GitHub OIDC provider and one role of a name."""
+    """An account has one GitHub OIDC provider and one role of a name; repository-level
+    variables serve one branch-trusted release per repository."""
     problems: list[str] = []
     providers: dict[str, str] = {}
     roles: dict[tuple[str, str], str] = {}
+    branch_trusted: dict[str, str] = {}
+    github_environments: dict[tuple[str, str], str] = {}
     for shown, env in loaded:
-        oidc = env.pipeline.github_oidc if env.pipeline else None
-        role = env.github_role_name
-        if oidc is None or role is None:
+        pipeline = env.pipeline
+        if pipeline is None:
             continue
-        if oidc.create_provider:
+        oidc, release = pipeline.github_oidc, pipeline.github_actions
+        named = [
+            ("github_oidc", oidc, env.github_role_name),
+            ("github_actions", release, env.release_role_name),
+        ]
+        if pipeline.creates_github_provider:
+            field = "github_oidc" if oidc is not None and oidc.create_provider else "github_actions"
             if env.account in providers:
                 problems.append(
-                    f"{shown}: pipeline.github_oidc.create_provider: account {env.account} "
+                    f"{shown}: pipeline.{field}.create_provider: account {env.account} "
                     f"gets its GitHub OIDC provider from {providers[env.account]} already; "
                     "set create_provider: false here"
                 )
             providers.setdefault(env.account, shown)
-        if (env.account, role) in roles:
-            problems.append(
-                f"{shown}: pipeline.github_oidc.role_name: role {role!r} is already created "
-                f"in account {env.account} by {roles[(env.account, role)]}"
-            )
-        roles.setdefault((env.account, role), shown)
+        for field, section, role in named:
+            if section is None or role is None:
+                continue
+            if (env.account, role) in roles:
+                problems.append(
+                    f"{shown}: pipeline.{field}.role_name: role {role!r} is already created "
+                    f"in account {env.account} by {roles[(env.account, role)]}"
+                )
+            roles.setdefault((env.account, role), shown)
+        if release is not None and release.environment is not None:
+            # GitHub compares environment names without case.
+            key = (pipeline.repository, release.environment.lower())
+            if key in github_environments:
+                problems.append(
+                    f"{shown}: pipeline.github_actions.environment: {release.environment!r} "
+                    f"already releases {github_environments[key]}: one GitHub environment per "
+                    "stage, or its jobs could assume both release roles"
+                )
+            github_environments.setdefault(key, shown)
+        if release is not None and release.trust == "branch":
+            if pipeline.repository in branch_trusted:
+                problems.append(
+                    f"{shown}: pipeline.github_actions.trust: {pipeline.repository} already has "
+                    f"a branch-trusted release ({branch_trusted[pipeline.repository]}), whose "
+                    "repository variables this one would share: use trust 'environment'"
+                )
+            branch_trusted.setdefault(pipeline.repository, shown)
     return problems
 
 

@@ -512,7 +512,7 @@ class EnvironmentConfig(ConfigModel):
         pipeline = self.pipeline
         if pipeline is None:
             return self
-        match = CONNECTION_ARN_RE.fullmatch(pipeline.connection_arn)
+        match = CONNECTION_ARN_RE.fullmatch(pipeline.connection_arn or "")
         if match and match.group(3) != self.account:
             raise FieldError(
                 "pipeline.connection_arn",
@@ -612,6 +612,11 @@ class EnvironmentConfig(ConfigModel):
         if self.pipeline is None or self.pipeline.github_oidc is None:
             return None
         return self.pipeline.github_oidc.role_name or f"{self.stage_name}-github-deploy"
+
+    @property
+    def release_role_name(self) -> str | None:
+        """Name of the GitHub Actions release role (`pipeline.provider: github_actions`)."""
+        return self.pipeline.release_role_name(self.stage_name) if self.pipeline else None
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> EnvironmentConfig:

@@ -10,12 +10,14 @@ a service to update) -> [Invalidate] (CloudFront paths) -> [Retire] (mark the
 static files this release no longer uses) -> Smoke (GET every web service's health URL).
 Each CodeBuild action has its own project and least-privilege role; the commit id reaches
 every one of them as `IMAGE_TAG`. Optionally, a role GitHub Actions assumes through OIDC to
-run `cdk deploy` through the account's CDK bootstrap roles.
+run `cdk deploy` through the account's CDK bootstrap roles (`github_oidc`).
 
 Knows nothing of environments: every choice arrives in `PipelineProps`. Split along its
 seams: the inputs and their validation in `pipeline_props`, the steps' CodeBuild projects and
 roles in `pipeline_steps`, their buildspecs and IAM statements in `pipeline_specs`, the
-wildcard acknowledgments through `compliance.acknowledge_wildcards`.
+GitHub OIDC provider, deploy role, key and log group (shared with `GitHubRelease`, the
+GitHub Actions provider) in `github_oidc`, the wildcard acknowledgments through
+`compliance.acknowledge_wildcards`.
 """
 
 from __future__ import annotations
@@ -23,15 +25,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_codestarnotifications as notifications
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -43,7 +43,7 @@ from l3_constructs.compliance import (
     resource_finding,
     skip_checkov,
 )
-from l3_constructs.limits import CLOUDFRONT_REGION
+from l3_constructs.github_oidc import add_deploy_role, github_provider, retained_key_and_log_group
 from l3_constructs.pipeline_props import (
     ApprovalSettings,
     BuildSettings,
@@ -67,8 +67,7 @@ from l3_constructs.pipeline_steps import (
     StepProjects,
     role_of,
 )
-from l3_constructs.retention import retention_days
-from l3_constructs.shared import allow_cloudwatch_logs, expiring_log_bucket
+from l3_constructs.shared import expiring_log_bucket
 
 __all__ = [
     "BUILD",
@@ -87,12 +86,7 @@ __all__ = [
     "StaticFiles",
 ]
 
-GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
-_GITHUB_OIDC_HOST = GITHUB_OIDC_URL.removeprefix("https://")
-_STS_AUDIENCE = "sts.amazonaws.com"
 _CODESTAR_NOTIFICATIONS = "codestar-notifications.amazonaws.com"
-#: The CDK bootstrap roles `cdk deploy` assumes (the lookup role is not needed: no look-ups).
-_BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing")
 
 
 class PlatformPipeline(Construct):
@@ -139,13 +133,8 @@ class PlatformPipeline(Construct):
             distribution_id=distribution_id,
         )
         self._props = props
-        self.key = self._key()
-        self.log_group = logs.LogGroup(
-            self,
-            "LogGroup",
-            encryption_key=self.key,
-            retention=retention_days(props.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN,
+        self.key, self.log_group = retained_key_and_log_group(
+            self, log_retention_days=props.log_retention_days
         )
         self.access_log_bucket = expiring_log_bucket(
             self,
@@ -233,7 +222,10 @@ class PlatformPipeline(Construct):
         self.github_oidc_provider: iam.IOidcProvider | None = None
         self.github_role: iam.Role | None = None
         if props.github_oidc is not None:
-            self._add_github_role(props.github_oidc)
+            self.github_oidc_provider = github_provider(
+                self, create=props.github_oidc.create_provider
+            )
+            self.github_role = add_deploy_role(self, self.github_oidc_provider, props.github_oidc)
         self._acknowledge_findings()
 
     def _release_stages(
@@ -285,18 +277,6 @@ class PlatformPipeline(Construct):
         return stages
 
     # --- Shared resources ---------------------------------------------------------------------
-
-    def _key(self) -> kms.Key:
-        key = kms.Key(
-            self,
-            "Key",
-            description=f"Encrypts the artifacts, build logs and topics of {self.node.path}",
-            enable_key_rotation=True,
-            # The retained log group stays readable only while the key exists.
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        allow_cloudwatch_logs(key, "AllowCloudWatchLogsForPipelineLogGroup")
-        return key
 
     def _bucket(self, construct_id: str, expiry_days: int) -> s3.Bucket:
         """A private, SSL-only, KMS-encrypted, access-logged bucket of disposable objects:
@@ -368,63 +348,6 @@ class PlatformPipeline(Construct):
         )
         return codepipeline.StageProps(stage_name="Approve", actions=[action])
 
-    # --- GitHub Actions deploy role -----------------------------------------------------------
-
-    def _add_github_role(self, github: GitHubOidcSettings) -> None:
-        stack = Stack.of(self)
-        if github.create_provider:
-            provider: iam.IOidcProvider = iam.OidcProviderNative(
-                self, "GitHubOidcProvider", url=GITHUB_OIDC_URL, client_ids=[_STS_AUDIENCE]
-            )
-        else:
-            provider = iam.OidcProviderNative.from_oidc_provider_arn(
-                self,
-                "GitHubOidcProvider",
-                stack.format_arn(
-                    service="iam",
-                    region="",
-                    resource="oidc-provider",
-                    resource_name=_GITHUB_OIDC_HOST,
-                ),
-            )
-        self.github_oidc_provider = provider
-        self.github_role = iam.Role(
-            self,
-            "GitHubRole",
-            role_name=github.role_name,
-            description=f"GitHub Actions of {github.repository}@{github.branch}: cdk deploy "
-            "through the CDK bootstrap roles",
-            assumed_by=iam.WebIdentityPrincipal(
-                provider.oidc_provider_arn,
-                conditions={
-                    "StringEquals": {
-                        f"{_GITHUB_OIDC_HOST}:aud": _STS_AUDIENCE,
-                        f"{_GITHUB_OIDC_HOST}:sub": f"repo:{github.repository}:ref:refs/heads/"
-                        f"{github.branch}",
-                    }
-                },
-            ),
-            max_session_duration=Duration.hours(1),
-        )
-        regions = github.regions or tuple(dict.fromkeys((stack.region, CLOUDFRONT_REGION)))
-        self.github_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="AssumeCdkBootstrapRoles",
-                actions=["sts:AssumeRole"],
-                resources=[
-                    stack.format_arn(
-                        service="iam",
-                        region="",
-                        resource="role",
-                        resource_name=f"cdk-{github.cdk_qualifier}-{kind}-role-{stack.account}"
-                        f"-{region}",
-                    )
-                    for region in regions
-                    for kind in _BOOTSTRAP_ROLES
-                ],
-            )
-        )
-
     # --- cdk-nag --------------------------------------------------------------------------------
 
     def _shared_explanations(self) -> dict[str, str]:
@@ -472,13 +395,6 @@ class PlatformPipeline(Construct):
                 "NIST.800.53.R5-IAMNoInlinePolicy",
                 "CDK adds the grants of this single-purpose pipeline role (artifacts, key, and "
                 "its step's own permissions) to its inline default policy.",
-            )
-        if self.github_role is not None:
-            acknowledge(
-                self.github_role,
-                "NIST.800.53.R5-IAMNoInlinePolicy",
-                "The deploy role's only permission, sts:AssumeRole on the named CDK bootstrap "
-                "roles, lives in its inline default policy; nothing else shares it.",
             )
         buckets = [self.artifact_bucket, *([self.cache_bucket] if self.cache_bucket else [])]
         for bucket in buckets:

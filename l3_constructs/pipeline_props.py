@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from aws_cdk import Token
 from aws_cdk import aws_ecr as ecr
@@ -205,8 +205,18 @@ def validate(props: PipelineProps) -> None:  # noqa: PLR0912 - one check per fie
         _validate_github(props.github_oidc)
 
 
+class Releases(Protocol):
+    """What both release providers' props say about the static files and invalidation."""
+
+    @property
+    def static_files(self) -> tuple[StaticFiles, ...]: ...
+
+    @property
+    def invalidation_paths(self) -> tuple[str, ...]: ...
+
+
 def validate_wiring(
-    props: PipelineProps,
+    props: Releases,
     services: Sequence[ReleasedService],
     *,
     migration_service: str | None,

@@ -233,7 +233,20 @@ def register_statements(
 ) -> list[iam.PolicyStatement]:
     """Describe a task definition and register a revision of it (tags copied), passing
     exactly its own task and execution roles to ECS tasks."""
-    roles = [task_definition.task_role, task_definition.execution_role]
+    return register_all_statements([(family_arn, task_definition)])
+
+
+def register_all_statements(
+    families: Sequence[tuple[str, ecs.TaskDefinition]],
+) -> list[iam.PolicyStatement]:
+    """`register_statements` for several (family ARN, task definition) pairs at once: tag
+    revisions of these families only, pass only their own task and execution roles."""
+    roles = [
+        role.role_arn
+        for _, task_definition in families
+        for role in (task_definition.task_role, task_definition.execution_role)
+        if role is not None
+    ]
     return [
         iam.PolicyStatement(
             sid="ReadAndRegisterTaskDefinitions",
@@ -243,16 +256,47 @@ def register_statements(
         iam.PolicyStatement(
             sid="TagRegisteredTaskDefinitions",
             actions=["ecs:TagResource"],
-            resources=[family_arn],
+            resources=[family_arn for family_arn, _ in families],
             conditions={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
         ),
         iam.PolicyStatement(
             sid="PassTaskRoles",
             actions=["iam:PassRole"],
-            resources=[role.role_arn for role in roles if role is not None],
+            resources=roles,
             conditions={"StringEquals": {"iam:PassedToService": _ECS_TASKS}},
         ),
     ]
+
+
+def run_task_statements(
+    stack: Stack, family_arn: str, cluster: ecs.ICluster
+) -> tuple[list[iam.PolicyStatement], str]:
+    """Run a task of `family_arn`'s family on `cluster` only, then watch or stop it
+    (`release_tools.migrate`); and the ARN of the cluster's tasks (for its finding)."""
+    tasks_arn = stack.format_arn(
+        service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"
+    )
+    statements = [
+        iam.PolicyStatement(
+            sid="RunMigrationTask",
+            actions=["ecs:RunTask"],
+            resources=[family_arn],
+            conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
+        ),
+        iam.PolicyStatement(
+            sid="WatchMigrationTask",
+            actions=["ecs:DescribeTasks", "ecs:StopTask"],
+            resources=[tasks_arn],
+        ),
+    ]
+    return statements, tasks_arn
+
+
+def stack_arn(stack: Stack, stack_name: str) -> str:
+    """Every stack of this name (the ARN ends in the id CloudFormation makes at creation)."""
+    return stack.format_arn(
+        service="cloudformation", resource="stack", resource_name=f"{stack_name}/*"
+    )
 
 
 def record_statement(parameter_arn: str) -> iam.PolicyStatement:
@@ -261,6 +305,22 @@ def record_statement(parameter_arn: str) -> iam.PolicyStatement:
         sid="RecordReleasedTag",
         actions=["ssm:GetParameter", "ssm:PutParameter"],
         resources=[parameter_arn],
+    )
+
+
+def invalidate_statement(stack: Stack, distribution_id: str) -> iam.PolicyStatement:
+    """Invalidate paths of this one distribution and wait for it (`release_tools.invalidate`)."""
+    return iam.PolicyStatement(
+        sid="InvalidateDistribution",
+        actions=["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"],
+        resources=[
+            stack.format_arn(
+                service="cloudfront",
+                region="",
+                resource="distribution",
+                resource_name=distribution_id,
+            )
+        ],
     )
 
 

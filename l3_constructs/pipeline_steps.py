@@ -30,13 +30,16 @@ from l3_constructs.pipeline_specs import (
     build_spec,
     build_variables,
     environment_variables,
+    invalidate_statement,
     publish_commands,
     record_statement,
     register_statements,
     repository_uri,
+    run_task_statements,
     script_spec,
     smoke_command,
     smoke_seconds,
+    stack_arn,
     static_objects,
     static_statements,
     task_definitions_arn,
@@ -266,39 +269,23 @@ class StepProjects:
         )
         role = role_of(project)
         family_arn = task_definitions_arn(stack, task_definition)
-        tasks_arn = stack.format_arn(
-            service="ecs", resource="task", resource_name=f"{self._cluster.cluster_name}/*"
-        )
-        stack_arn = stack.format_arn(
-            service="cloudformation",
-            resource="stack",
-            resource_name=f"{props.compute_stack_name}/*",
-        )
+        run_task, tasks_arn = run_task_statements(stack, family_arn, self._cluster)
+        compute_arn = stack_arn(stack, props.compute_stack_name)
         for statement in (
             iam.PolicyStatement(
                 sid="ReadComputeStackOutputs",
                 actions=["cloudformation:DescribeStacks"],
-                resources=[stack_arn],
+                resources=[compute_arn],
             ),
             *register_statements(family_arn, task_definition),
-            iam.PolicyStatement(
-                sid="RunMigrationTask",
-                actions=["ecs:RunTask"],
-                resources=[family_arn],
-                conditions={"ArnEquals": {"ecs:cluster": self._cluster.cluster_arn}},
-            ),
-            iam.PolicyStatement(
-                sid="WatchMigrationTask",
-                actions=["ecs:DescribeTasks", "ecs:StopTask"],
-                resources=[tasks_arn],
-            ),
+            *run_task,
         ):
             role.add_to_principal_policy(statement)
         self.explain(
             role,
             {
-                "Resource::*": _UNSCOPED_TASK_DEFINITION_CALLS,
-                resource_finding(stack_arn): "DescribeStacks on the compute stack by name: "
+                "Resource::*": UNSCOPED_TASK_DEFINITION_CALLS,
+                resource_finding(compute_arn): "DescribeStacks on the compute stack by name: "
                 "the ARN's last part is the stack id CloudFormation generates at creation.",
                 resource_finding(family_arn): "RunTask and TagResource (at registration only) "
                 "on every revision of the migration task definition's one family: the "
@@ -353,7 +340,7 @@ class StepProjects:
         self.explain(
             role,
             {
-                "Resource::*": _UNSCOPED_TASK_DEFINITION_CALLS,
+                "Resource::*": UNSCOPED_TASK_DEFINITION_CALLS,
                 resource_finding(family_arn): "ecs:TagResource only while registering (ecs:"
                 "CreateAction) a revision of the service's one task-definition family, to "
                 "copy the current revision's tags.",
@@ -397,7 +384,7 @@ class StepProjects:
         self.explain(
             role,
             {
-                "Resource::*": _UNSCOPED_TASK_DEFINITION_CALLS,
+                "Resource::*": UNSCOPED_TASK_DEFINITION_CALLS,
                 resource_finding(family_arn): "ecs:TagResource only while registering (ecs:"
                 "CreateAction) a revision of the job's one task-definition family, to copy "
                 "the current revision's tags.",
@@ -421,18 +408,7 @@ class StepProjects:
             timeout_minutes=15 + _STEP_MARGIN_MINUTES,
         )
         role_of(project).add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="InvalidateDistribution",
-                actions=["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"],
-                resources=[
-                    Stack.of(self._scope).format_arn(
-                        service="cloudfront",
-                        region="",
-                        resource="distribution",
-                        resource_name=distribution_id,
-                    )
-                ],
-            )
+            invalidate_statement(Stack.of(self._scope), distribution_id)
         )
         return project
 
@@ -450,7 +426,7 @@ class StepProjects:
         )
 
 
-_UNSCOPED_TASK_DEFINITION_CALLS = (
+UNSCOPED_TASK_DEFINITION_CALLS = (
     "ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition have no resource-level "
     "permissions; passing roles is limited to the task's own two roles (iam:PassRole)."
 )

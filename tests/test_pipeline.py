@@ -34,13 +34,23 @@ STAGES = (*SHIPPED_STAGES, NEW_STAGE)
 ARTIFACT_ACTIONS = {"s3:GetObject*", "s3:GetBucket*", "s3:List*"}
 
 
-def _config(synth: Synth, stage: str) -> tuple[EnvironmentConfig, Pipeline]:
+def _any_provider(synth: Synth, stage: str) -> tuple[EnvironmentConfig, Pipeline]:
     """The stage's config and its pipeline; a stage without one has no Pipeline stack."""
     config = synth.configs[stage]
     if config.pipeline is None:
         assert (stage, "Pipeline") not in synth.templates
         pytest.skip(f"{stage} has no pipeline")
     return config, config.pipeline
+
+
+def _config(synth: Synth, stage: str) -> tuple[EnvironmentConfig, Pipeline]:
+    """The stage's config and its CodePipeline; a stage released from GitHub Actions has
+    none (tests/test_github_release.py)."""
+    config, pipeline = _any_provider(synth, stage)
+    if pipeline.provider != "codepipeline":
+        assert resources(_t(synth, stage), "AWS::CodePipeline::Pipeline") == {}
+        pytest.skip(f"{stage} is released from GitHub Actions")
+    return config, pipeline
 
 
 def _built(config: EnvironmentConfig) -> dict[str, Service]:
@@ -276,7 +286,13 @@ def test_shipped_order_is_the_issue_order(synth: Synth) -> None:
         "Source", "Build", "Publish", "Approve", "Migrate", "Deploy", "Invalidate", "Retire",
         "Smoke",
     ]  # fmt: skip
-    assert "Approve" not in _expected_order(synth, "Test")
+    # Test and Stage release from GitHub Actions (tests/test_github_release.py).
+    providers = {s: _any_provider(synth, s)[1].provider for s in SHIPPED_STAGES}
+    assert providers == {
+        "Test": "github_actions",
+        "Stage": "github_actions",
+        "Prod": "codepipeline",
+    }
     for stage in SHIPPED_STAGES:
         config = synth.configs[stage]
         # Shipped: more than one service is built and deployed; one of them has static files.
@@ -1005,16 +1021,20 @@ def test_failed_and_succeeded_executions_are_notified(synth: Synth, stage: str) 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_github_deploy_role_where_config_asks(synth: Synth, stage: str) -> None:
-    config, pipeline = _config(synth, stage)
+    """Whichever provider releases the stage (Stage: GitHub Actions, Prod: CodePipeline)."""
+    config, pipeline = _any_provider(synth, stage)
     template = _t(synth, stage)
+    # Web identity roles but the release role (tests/test_github_release.py).
     roles = {
         k: props(r)
         for k, r in resources(template, "AWS::IAM::Role").items()
         if "sts:AssumeRoleWithWebIdentity" in json.dumps(props(r)["AssumeRolePolicyDocument"])
+        and props(r)["RoleName"] != config.release_role_name
     }
     if config.github_role_name is None:
         assert roles == {}
-        assert resources(template, "AWS::IAM::OIDCProvider") == {}
+        if config.release_role_name is None:
+            assert resources(template, "AWS::IAM::OIDCProvider") == {}
         return
     provider_id, provider = only(template, "AWS::IAM::OIDCProvider")
     assert props(provider)["Url"] == "https://token.actions.githubusercontent.com"

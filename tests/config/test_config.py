@@ -57,7 +57,8 @@ MISSING_IN_EMPTY_FILE = (
     "'app-{stage}.example.com' uses {stage}, which needs a valid stage_name",
     "config/defaults.yaml (as used by config/prod.yaml): edge.domain_names[1]: "
     "'api-{stage}.example.com' uses {stage}, which needs a valid stage_name",
-    "config/prod.yaml: pipeline.connection_arn: required setting is missing",
+    "config/prod.yaml: pipeline.connection_arn: required with provider 'codepipeline': the "
+    "GitHub connection its source action uses",
 )
 
 
@@ -131,7 +132,11 @@ def test_shipped_pipeline_settings() -> None:
     assert prod.approval.emails == ("release-approvers@example.com",)
     for name, pipeline in pipelines.items():
         assert pipeline is not None
-        assert f":{configs[name].account}:" in pipeline.connection_arn
+        if pipeline.provider == "codepipeline":
+            assert pipeline.connection_arn is not None
+            assert f":{configs[name].account}:" in pipeline.connection_arn
+        else:
+            assert pipeline.connection_arn is None
         # Static assets are content-hashed: only HTML is invalidated.
         assert pipeline.invalidation_paths == ("/",)
         # The smoke test and canary call each web service's health path.
@@ -143,6 +148,21 @@ def test_shipped_pipeline_settings() -> None:
         assert configs[name].release_parameter_name("api") == f"/{name}/release/api-image-tag"
         assert configs[name].release_parameter_name("web") == f"/{name}/release/web-image-tag"
     assert (test.build.cache, prod.build.cache) == ("local", "s3")
+    # GitHub Actions releases Test and Stage, each from its GitHub environment; CodePipeline
+    # releases Prod, with its approval.
+    assert (test.provider, stage.provider, prod.provider) == (
+        "github_actions",
+        "github_actions",
+        "codepipeline",
+    )
+    assert test.github_actions is not None
+    assert stage.github_actions is not None
+    assert (test.github_actions.environment, stage.github_actions.environment) == ("test", "stage")
+    assert {test.github_actions.trust, stage.github_actions.trust} == {"environment"}
+    assert prod.github_actions is None
+    assert configs["Test"].release_role_name == "Test-github-release"
+    assert configs["Stage"].release_role_name == "Stage-github-release"
+    assert configs["Prod"].release_role_name is None
     # GitHub Actions may deploy Stage and Prod (each its own account and OIDC provider).
     assert test.github_oidc is None
     assert configs["Test"].github_role_name is None
@@ -225,10 +245,6 @@ def case(
     return pytest.param(bad, id=id_)
 
 
-STAGE_CONNECTION = (
-    "arn:aws:codeconnections:ap-northeast-1:222222222222:connection/"
-    "00000000-0000-4000-8000-000000000002"
-)
 DEFAULTS_FOR = "config/defaults.yaml (as used by config/{})"
 
 #: Workloads (issue 11): every rule over `services`, each named by file and field.
@@ -1380,10 +1396,10 @@ CASES = [
     ),
     case(
         "pipeline-connection-missing",
-        "stage.yaml",
+        "prod.yaml",
         drop("pipeline.connection_arn"),
-        prefix="config/stage.yaml: pipeline.connection_arn: ",
-        fragment="required",
+        "config/prod.yaml: pipeline.connection_arn: required with provider 'codepipeline': the "
+        "GitHub connection its source action uses",
     ),
     case(
         "pipeline-repository-not-owner-name",
@@ -1454,24 +1470,48 @@ CASES = [
         "test.yaml",
         combine(
             put("account", "222222222222"),
-            put("pipeline.connection_arn", STAGE_CONNECTION),
             put("pipeline.github_oidc", {"create_provider": True}),
         ),
         "config/test.yaml: pipeline.github_oidc.create_provider: account 222222222222 gets its "
         "GitHub OIDC provider from config/stage.yaml already; set create_provider: false here",
     ),
     case(
+        "pipeline-release-creates-a-second-oidc-provider",
+        "test.yaml",
+        put("account", "222222222222"),
+        "config/test.yaml: pipeline.github_actions.create_provider: account 222222222222 gets "
+        "its GitHub OIDC provider from config/stage.yaml already; set create_provider: false "
+        "here",
+    ),
+    case(
         "pipeline-oidc-role-name-taken",
         "test.yaml",
         combine(
             put("account", "222222222222"),
-            put("pipeline.connection_arn", STAGE_CONNECTION),
+            put("pipeline.github_actions.create_provider", False),
             put(
                 "pipeline.github_oidc",
                 {"create_provider": False, "role_name": "Stage-github-deploy"},
             ),
         ),
         "config/test.yaml: pipeline.github_oidc.role_name: role 'Stage-github-deploy' is "
+        "already created in account 222222222222 by config/stage.yaml",
+    ),
+    case(
+        "pipeline-release-role-name-taken",
+        "test.yaml",
+        combine(
+            put("account", "222222222222"),
+            put(
+                "pipeline.github_actions",
+                {
+                    "environment": "test",
+                    "create_provider": False,
+                    "role_name": "Stage-github-deploy",
+                },
+            ),
+        ),
+        "config/test.yaml: pipeline.github_actions.role_name: role 'Stage-github-deploy' is "
         "already created in account 222222222222 by config/stage.yaml",
     ),
     case(
@@ -1485,8 +1525,108 @@ CASES = [
         "pipeline-unknown-key",
         "prod.yaml",
         put("pipeline.stages", []),
-        prefix="config/prod.yaml: pipeline.stages: unknown key (allowed: connection_arn, ",
-        fragment="github_oidc)",
+        prefix="config/prod.yaml: pipeline.stages: unknown key (allowed: provider, "
+        "connection_arn, ",
+        fragment="github_oidc, github_actions)",
+    ),
+    # ---- pipeline.provider: github_actions (issue 16)
+    case(
+        "pipeline-provider-unknown",
+        "test.yaml",
+        put("pipeline.provider", "jenkins"),
+        prefix="config/test.yaml: pipeline.provider: 'jenkins': ",
+        fragment="'codepipeline' or 'github_actions'",
+    ),
+    case(
+        "pipeline-github-actions-without-section",
+        "test.yaml",
+        put("pipeline.github_actions", None),
+        "config/test.yaml: pipeline.github_actions: required with provider 'github_actions': "
+        "name the GitHub environment (`environment: <name>`) the release runs in",
+    ),
+    case(
+        "pipeline-github-actions-without-environment-name",
+        "stage.yaml",
+        put("pipeline.github_actions", {"create_provider": True}),
+        "config/stage.yaml: pipeline.github_actions.environment: required with trust "
+        "'environment': name the GitHub environment whose jobs may assume the release role",
+    ),
+    case(
+        "pipeline-github-actions-without-repository",
+        "test.yaml",
+        put("pipeline.repository", None),
+        prefix="config/test.yaml: pipeline.repository: None: ",
+        fragment="string",
+    ),
+    case(
+        "pipeline-github-actions-environment-name-invalid",
+        "test.yaml",
+        put("pipeline.github_actions.environment", "my env"),
+        prefix="config/test.yaml: pipeline.github_actions.environment: 'my env' ",
+        fragment="is not a GitHub environment name",
+    ),
+    case(
+        "pipeline-github-actions-branch-trust-with-environment",
+        "test.yaml",
+        put("pipeline.github_actions.trust", "branch"),
+        "config/test.yaml: pipeline.github_actions.environment: not used with trust 'branch': "
+        "a job in a GitHub environment gets the subject 'environment:<name>', which a "
+        "branch-trusted role refuses",
+    ),
+    case(
+        "pipeline-github-actions-trust-unknown",
+        "test.yaml",
+        put("pipeline.github_actions.trust", "tag"),
+        prefix="config/test.yaml: pipeline.github_actions.trust: 'tag': ",
+        fragment="'environment' or 'branch'",
+    ),
+    case(
+        "pipeline-github-actions-with-a-connection",
+        "test.yaml",
+        put(
+            "pipeline.connection_arn",
+            "arn:aws:codeconnections:ap-northeast-1:111111111111:connection/"
+            "00000000-0000-4000-8000-000000000001",
+        ),
+        "config/test.yaml: pipeline.connection_arn: is CodePipeline's source connection; "
+        "provider 'github_actions' does not use it: remove it",
+    ),
+    case(
+        "pipeline-github-actions-with-an-approval",
+        "stage.yaml",
+        put("pipeline.approval", {"emails": ["approvers@example.com"]}),
+        "config/stage.yaml: pipeline.approval: is CodePipeline's manual approval; with provider "
+        "'github_actions' protect the GitHub environment with required reviewers instead "
+        "(README)",
+    ),
+    case(
+        "pipeline-codepipeline-with-github-actions-settings",
+        "prod.yaml",
+        put("pipeline.github_actions", {"environment": "prod"}),
+        "config/prod.yaml: pipeline.github_actions: only with provider 'github_actions'",
+    ),
+    case(
+        "pipeline-github-actions-provider-disagrees-with-deploy-role",
+        "stage.yaml",
+        put("pipeline.github_actions.create_provider", False),
+        "config/stage.yaml: pipeline.github_actions.create_provider: must equal "
+        "github_oidc.create_provider: the deploy role and the release role share the "
+        "account's one GitHub OIDC provider",
+    ),
+    case(
+        "pipeline-github-actions-timeout-too-long",
+        "test.yaml",
+        put("pipeline.github_actions.timeout_minutes", 721),
+        prefix="config/test.yaml: pipeline.github_actions.timeout_minutes: 721: ",
+        fragment="less than or equal to 720",
+    ),
+    case(
+        "pipeline-github-environment-releases-two-stages",
+        "test.yaml",
+        put("pipeline.github_actions.environment", "Stage"),
+        "config/test.yaml: pipeline.github_actions.environment: 'Stage' already releases "
+        "config/stage.yaml: one GitHub environment per stage, or its jobs could assume both "
+        "release roles",
     ),
     # ---- data protection: an environment holding real data keeps it
     case(
@@ -1558,7 +1698,7 @@ CASES = [
         "test.yaml",
         combine(
             put("account", "222222222222"),
-            put("pipeline.connection_arn", STAGE_CONNECTION),
+            put("pipeline.github_actions.create_provider", False),
             put("security", {"guardduty": True}),
         ),
         "config/test.yaml: security.guardduty: account 222222222222 (ap-northeast-1) has it "
@@ -1687,17 +1827,48 @@ def test_every_problem_of_every_file_is_reported_together(config_dir: Path) -> N
         "config/dev.yaml",
         "config/qa.yaml: edge.domain_names[1]: 'api-test.example.com' is already used by "
         "config/dev.yaml",
+        # Same account and GitHub environment as dev.yaml: one provider, one role of a name,
+        # one stage per GitHub environment.
+        "config/qa.yaml: pipeline.github_actions.create_provider: account 111111111111 gets its "
+        "GitHub OIDC provider from config/dev.yaml already; set create_provider: false here",
+        "config/qa.yaml: pipeline.github_actions.role_name: role 'Test-github-release' is "
+        "already created in account 111111111111 by config/dev.yaml",
+        "config/qa.yaml: pipeline.github_actions.environment: 'test' already releases "
+        "config/dev.yaml: one GitHub environment per stage, or its jobs could assume both "
+        "release roles",
         "config/qa.yaml: network.cidr: '10.40.128.0/17' overlaps '10.40.0.0/16' of config/dev.yaml",
     )
+
+
+def test_two_branch_trusted_releases_of_one_repository(config_dir: Path) -> None:
+    """Without GitHub environments, the workflow reads the role from repository variables,
+    which one stage can hold per repository (and two roles trusting one branch would admit
+    each other's runs)."""
+    for name in ("test.yaml", "stage.yaml"):
+        edit_yaml(config_dir / name, put("pipeline.github_actions.environment", None))
+        edit_yaml(config_dir / name, put("pipeline.github_actions.trust", "branch"))
+    assert problems_of(config_dir) == (
+        "config/test.yaml: pipeline.github_actions.trust: example-org/web-platform already has "
+        "a branch-trusted release (config/stage.yaml), whose repository variables this one "
+        "would share: use trust 'environment'",
+    )
+    edit_yaml(config_dir / "test.yaml", put("pipeline.repository", "example-org/other"))
+    release = by_stage(load_environments(config_dir))["Test"].pipeline
+    assert release is not None
+    assert release.github_actions is not None
+    assert (release.github_actions.trust, release.github_actions.environment) == ("branch", None)
 
 
 # --------------------------------------------------------------------------- a new environment
 
 
 def test_new_environment_file_adds_a_stage(config_dir: Path) -> None:
+    # README "Adding an environment": a stage name, a CIDR, an account, a GitHub environment.
     dev = read_yaml(config_dir / "test.yaml")
     dev["stage_name"] = "Dev"
     dev["network"]["cidr"] = "10.40.0.0/16"
+    dev["account"] = "444444444444"
+    dev["pipeline"]["github_actions"]["environment"] = "dev"
     write_yaml(config_dir / "dev.yaml", dev)
 
     environments = load_environments(config_dir)
@@ -1711,9 +1882,20 @@ def test_new_environment_file_adds_a_stage(config_dir: Path) -> None:
         "test.yaml",
     ]
     assert configs["Dev"].network.cidr == "10.40.0.0/16"
+    test_pipeline = configs["Test"].pipeline
+    assert test_pipeline is not None
+    assert test_pipeline.github_actions is not None
     expected = configs["Test"].model_copy(
         update={
             "stage_name": "Dev",
+            "account": "444444444444",
+            "pipeline": test_pipeline.model_copy(
+                update={
+                    "github_actions": test_pipeline.github_actions.model_copy(
+                        update={"environment": "dev"}
+                    )
+                }
+            ),
             "network": configs["Test"].network.model_copy(update={"cidr": "10.40.0.0/16"}),
             # `origin-{stage}.example.com` in the defaults gives the copy a name of its own.
             "compute": configs["Test"].compute.model_copy(

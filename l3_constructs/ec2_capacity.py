@@ -41,6 +41,7 @@ from l3_constructs.compliance import (
     resource_finding,
     skip_checkov,
 )
+from l3_constructs.shared import KEY_USE_ACTIONS
 
 #: The dynamic host ports of bridge networking (ECS's ephemeral range on Amazon Linux).
 EPHEMERAL_PORTS = ec2.Port.tcp_range(32768, 65535)
@@ -298,13 +299,7 @@ def _allow_auto_scaling_to_encrypt(key: kms.Key) -> None:
         iam.PolicyStatement(
             sid="AllowAutoScalingToUseKeyForEncryptedVolumes",
             principals=[iam.AnyPrincipal()],
-            actions=[
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:DescribeKey",
-            ],
+            actions=list(KEY_USE_ACTIONS),
             resources=["*"],
             conditions=same_account,
         )

@@ -19,7 +19,7 @@ from constructs import Construct
 
 from l3_constructs.compliance import acknowledge, skip_checkov
 from l3_constructs.retention import retention_days
-from l3_constructs.shared import allow_cloudwatch_logs, expiring_log_bucket
+from l3_constructs.shared import KEY_USE_ACTIONS, allow_cloudwatch_logs, expiring_log_bucket
 
 NatMode = Literal["none", "single", "per_az"]
 
@@ -184,13 +184,7 @@ class PlatformNetwork(Construct):
                 iam.PolicyStatement(
                     sid="AllowLogDeliveryForFlowLogBucket",
                     principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
-                    actions=[
-                        "kms:Encrypt",
-                        "kms:Decrypt",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:DescribeKey",
-                    ],
+                    actions=list(KEY_USE_ACTIONS),
                     resources=["*"],
                     conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
                 )

@@ -28,6 +28,17 @@ CPU_ARCHITECTURES: dict[Architecture, ecs.CpuArchitecture] = {
 }
 
 
+#: What a service (or role) needs of a key to encrypt and decrypt the data it stores:
+#: AWS's documented key-policy actions for such a principal.
+KEY_USE_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:DescribeKey",
+)
+
+
 def allow_cloudwatch_logs(key: kms.Key, sid: str) -> None:
     """Let CloudWatch Logs in the key's region use `key` for this account's log groups only
     (encryption context = a log-group ARN), as encrypted log groups require. Once per key:

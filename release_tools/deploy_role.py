@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from config.loader import ConfigError, load_environments
+from release_tools.stage_config import load_stage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,15 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stage", required=True, help="stage name, e.g. Prod")
     args = parser.parse_args(argv)
-    try:
-        environments = load_environments()
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    by_stage = {e.config.stage_name: e for e in environments}
-    loaded = by_stage.get(args.stage)
+    loaded = load_stage(args.stage)
     if loaded is None:
-        print(f"no stage {args.stage!r}; stages: {', '.join(sorted(by_stage))}", file=sys.stderr)
         return 2
     config = loaded.config
     role = config.github_role_name

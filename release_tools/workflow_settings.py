@@ -26,9 +26,9 @@ import secrets
 import sys
 from collections.abc import Iterator
 
-from config.loader import ConfigError, load_environments
 from config.models import EnvironmentConfig
 from config.pipeline import GitHubActionsRelease, Pipeline
+from release_tools.stage_config import load_stage
 
 #: The test database's user and password (a throw-away service container).
 TEST_DATABASE_USER = "app"
@@ -86,15 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stage", required=True, help="stage name, e.g. Test")
     args = parser.parse_args(argv)
-    try:
-        environments = load_environments()
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    by_stage = {e.config.stage_name: e for e in environments}
-    loaded = by_stage.get(args.stage)
+    loaded = load_stage(args.stage)
     if loaded is None:
-        print(f"no stage {args.stage!r}; stages: {', '.join(sorted(by_stage))}", file=sys.stderr)
         return 2
     config, shown = loaded.config, f"config/{loaded.path.name}"
     pipeline = config.pipeline

@@ -138,12 +138,13 @@ class Cost(ConfigModel):
 
 
 def cost_metadata(cost: Cost, *, region: str, environment_tag: str) -> dict[str, Any]:
-    """What the app writes into the assembly for the estimator (plain JSON)."""
+    """What the app writes into the assembly for the estimator (plain JSON; unset optional
+    assumptions are left out, as the CDK drops nulls from metadata)."""
     return {
         "region": region,
         "environment_tag": environment_tag,
         "budget_usd": cost.budget_usd,
-        "assumptions": cost.assumptions.model_dump(mode="json"),
+        "assumptions": cost.assumptions.model_dump(mode="json", exclude_none=True),
     }
 
 

@@ -186,6 +186,20 @@ def strings(value: Any) -> Iterator[str]:
             yield from strings(inner)
 
 
+def task_definitions_in(stage: Stage, stack: str, value: Any) -> list[Resource]:
+    """Task definitions of `stack` that `value` names: by reference, or by family (a state
+    machine may run "the latest revision of the family")."""
+    ids, text = set(refs(value)), "".join(strings(value))
+    found = []
+    for res in stage.stacks[stack].resources.values():
+        if res.type != "AWS::ECS::TaskDefinition":
+            continue
+        family = res.properties.get("Family")
+        if res.logical_id in ids or (isinstance(family, str) and family and family in text):
+            found.append(res)
+    return found
+
+
 def ref_id(value: Any) -> str | None:
     """The logical id of a bare `Ref` / `Fn::GetAtt`, else None."""
     if isinstance(value, Mapping) and len(value) == 1:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cost_estimate.assembly import Resource, ref_id, refs, strings
+from cost_estimate.assembly import Resource, ref_id, strings, task_definitions_in
 from cost_estimate.context import (
     CONTAINER_INSIGHTS_LOG_MB_PER_TASK,
     CONTAINER_INSIGHTS_METRICS,
@@ -424,11 +424,8 @@ def _job_task_definition(res: Resource, ctx: Context) -> Resource | None:
     machine = ctx.target(res, target.get("Arn"), "AWS::StepFunctions::StateMachine")
     if machine is None:
         return None
-    for logical_id in refs(machine.properties.get("DefinitionString")):
-        found = ctx.stage.resource(res.stack, logical_id)
-        if found is not None and found.type == "AWS::ECS::TaskDefinition":
-            return found
-    return None
+    found = task_definitions_in(ctx.stage, res.stack, machine.properties.get("DefinitionString"))
+    return found[0] if found else None
 
 
 def state_machine(res: Resource, ctx: Context) -> Priced:

@@ -341,6 +341,24 @@ def test_scheduled_job_invocations_and_its_fargate_time() -> None:
     assert transitions.quantity == approx(runs * 4 / 1000)
 
 
+def test_scheduled_job_found_by_its_family_name() -> None:
+    """A state machine running "the latest revision of the family" names it as a string."""
+    definition = '{"States":{"Run":{"Type":"Task","Parameters":{"TaskDefinition":"fam-job"}}}}'
+    task = {**_task("256", "512")}
+    task["Properties"] = {**task["Properties"], "Family": "fam-job"}
+    result = estimate(
+        {
+            "JobTd": task,
+            "Machine": res("AWS::StepFunctions::StateMachine", DefinitionString=definition),
+            "Schedule": res("AWS::Scheduler::Schedule", ScheduleExpression="rate(1 day)",
+                            Target={"Arn": {"Ref": "Machine"}}),
+        },
+        assumptions={"job_run_minutes": 60},
+    )  # fmt: skip
+    vcpu = items_of(result, "Schedule")["job on Fargate: vCPU (ARM64, 0.25)"]
+    assert vcpu.quantity == approx(730 / 24 * 0.25)
+
+
 def test_unscheduled_state_machine_runs_once_a_release() -> None:
     result = estimate(
         {"Machine": res("AWS::StepFunctions::StateMachine",

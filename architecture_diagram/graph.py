@@ -364,6 +364,12 @@ def _jobs(stage: Stage, graph: Graph) -> None:
             graph.link(timer, job, "starts (Step Functions)")
 
 
+def _endpoint_name(service: str) -> str:
+    """`ecr.api` of `com.amazonaws.ap-northeast-1.ecr.api`."""
+    parts = service.split(".")
+    return ".".join(parts[3:]) if service.startswith("com.amazonaws.") else service
+
+
 def _operations(stage: Stage, graph: Graph) -> None:
     """Monitoring, pipeline, network and security at a glance: one node each."""
     topics = stage.of_type("AWS::SNS::Topic")
@@ -397,7 +403,7 @@ def _operations(stage: Stage, graph: Graph) -> None:
     for vpc in stage.of_type("AWS::EC2::VPC"):
         nats = len(stage.of_type("AWS::EC2::NatGateway"))
         endpoints = [
-            "".join(strings(e.properties.get("ServiceName"))).rsplit(".", 1)[-1]
+            _endpoint_name("".join(strings(e.properties.get("ServiceName"))))
             for e in stage.of_type("AWS::EC2::VPCEndpoint")
             if e.properties.get("VpcEndpointType") == "Interface"
         ]

@@ -18,7 +18,7 @@ TEST_ASSEMBLY := build/test-assembly
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: help setup synth compliance test lint typecheck actionlint pytest cfn-lint checkov deploy schema bench clean
+.PHONY: help setup synth compliance cost docs test lint typecheck actionlint pytest cfn-lint checkov deploy schema bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,9 +43,18 @@ $(STAMPS)/checkov: requirements-checkov.txt
 setup: $(STAMPS)/python $(STAMPS)/node  ## Install the pinned Python and Node toolchains
 
 # The reports are written right after synth: later CLI commands overwrite the validation report.
-synth: setup  ## Synthesize every stage into cdk.out/ (cdk-nag; any finding fails) + compliance reports
+synth: setup  ## Synthesize every stage into cdk.out/ (cdk-nag; any finding fails) + compliance and cost reports, diagrams
 	cdk synth --quiet
 	$(PY) -m scripts.compliance
+	$(PY) -m cost_estimate
+	$(PY) -m architecture_diagram
+
+cost: setup  ## Monthly cost estimate of every stage from cdk.out into cdk.out/cost/ (run make synth first)
+	@test -f cdk.out/manifest.json || { echo "no cdk.out/manifest.json: run make synth first" >&2; exit 1; }
+	$(PY) -m cost_estimate
+
+docs: synth  ## Regenerate README's Prod diagram and cost summary from a fresh synth
+	$(PY) -m scripts.docs
 
 compliance: setup  ## Render the compliance reports from cdk.out (run make synth first)
 	@test -f cdk.out/validation-report.json || { echo "no cdk.out/validation-report.json: run make synth first" >&2; exit 1; }

@@ -4,6 +4,7 @@ functions, Step Functions."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from cost_estimate.context import (
     NoChargeError,
     UnpriceableError,
 )
+from cost_estimate.instances import memory_gb, vcpus
 from cost_estimate.model import Gap, Kind, LineItem
 from cost_estimate.schedules import HOURS_PER_MONTH
 
@@ -319,6 +321,44 @@ def _instance_items(
     return items
 
 
+def _reserved_by_tasks(res: Resource, ctx: Context) -> tuple[float, float]:
+    """(vCPU, GiB) the services on this group's capacity providers reserve."""
+    providers = {
+        p.logical_id
+        for p in ctx.stage.of_type("AWS::ECS::CapacityProvider")
+        if p.stack == res.stack
+        and ref_id((p.properties.get("AutoScalingGroupProvider") or {}).get("AutoScalingGroupArn"))
+        == res.logical_id
+    }
+    cpu = memory = 0.0
+    for service in ctx.stage.of_type("AWS::ECS::Service"):
+        if service.stack != res.stack:
+            continue
+        td = ctx.target(
+            service, service.properties.get("TaskDefinition"), "AWS::ECS::TaskDefinition"
+        )
+        if td is None:
+            continue
+        tasks, _, _, _ = running_tasks(service, ctx)
+        split = split_tasks(tasks, _strategy(service, ctx))
+        on_group = sum(n for name, n in split.items() if name.removeprefix("EC2:") in providers)
+        task_cpu, task_memory = _reservation(td)
+        cpu += on_group * task_cpu
+        memory += on_group * task_memory
+    return cpu, memory
+
+
+def _reservation(td: Resource) -> tuple[float, float]:
+    """(vCPU, GiB) a task reserves: the task's Cpu/Memory, else its containers' sums."""
+    props = td.properties
+    containers = props.get("ContainerDefinitions") or []
+    cpu = props.get("Cpu") or sum(float(c.get("Cpu", 0) or 0) for c in containers)
+    memory = props.get("Memory") or sum(
+        float(c.get("Memory") or c.get("MemoryReservation") or 0) for c in containers
+    )
+    return float(cpu) / 1024, float(memory) / 1024
+
+
 def auto_scaling_group(res: Resource, ctx: Context) -> Priced:
     props = res.properties
     desired = props.get("DesiredCapacity")
@@ -328,6 +368,7 @@ def auto_scaling_group(res: Resource, ctx: Context) -> Priced:
     )
     mixed = props.get("MixedInstancesPolicy")
     spot: float = 0.0
+    base, above = 0.0, 100.0
     if mixed:
         template = mixed.get("LaunchTemplate") or {}
         data = _launch_data(res, ctx, template.get("LaunchTemplateSpecification"))
@@ -346,6 +387,24 @@ def auto_scaling_group(res: Resource, ctx: Context) -> Priced:
         spot = count if market == "spot" else 0.0
     if not isinstance(instance_type, str):
         raise UnpriceableError("its instance type is not a literal in the launch template")
+    cpu, memory = _reserved_by_tasks(res, ctx)
+    if cpu or memory:
+        # Managed scaling launches what the tasks on its capacity provider reserve (the
+        # agent and OS keep about a tenth of the memory).
+        needed = max(
+            math.ceil(cpu / vcpus(instance_type)),
+            math.ceil(memory / (memory_gb(instance_type) * 0.9)),
+        )
+        if needed > count:
+            count = float(needed)
+            basis = (
+                f"{needed} instances to place the tasks of its capacity provider ({cpu:g} vCPU, "
+                f"{memory:g} GiB reserved) x {H:g} h"
+            )
+        if mixed:
+            spot = max(0.0, count - base) * (100 - above) / 100
+        elif spot:
+            spot = count
     if count == 0:
         raise NoChargeError("an Auto Scaling group at 0 instances (scale-out is not estimated)")
     return _instance_items(

@@ -9,6 +9,7 @@ from typing import Any
 
 from cost_estimate.assembly import Resource, refs, strings
 from cost_estimate.context import ENHANCED_MONITORING_KB_PER_RECORD, Context, UnpriceableError
+from cost_estimate.instances import vcpus
 from cost_estimate.model import Gap, LineItem
 from cost_estimate.prices import RegionNotPricedError
 from cost_estimate.schedules import DAYS_PER_MONTH, HOURS_PER_MONTH, runs_per_month
@@ -17,19 +18,6 @@ Priced = list[LineItem | Gap]
 H = HOURS_PER_MONTH
 SERVERLESS = "db.serverless"
 _REGION_RE = re.compile(r"\b([a-z]{2}(?:-gov)?-[a-z]+-\d)\b")
-
-
-def vcpus(instance_class: str) -> int:
-    """vCPUs of an instance class (`db.t4g.micro` 2, `db.r6g.xlarge` 4, `m7g.4xlarge` 16)."""
-    size = instance_class.rsplit(".", 1)[-1]
-    if size in ("nano", "micro", "small", "medium", "large"):
-        return 2
-    if size == "xlarge":
-        return 4
-    match = re.fullmatch(r"(\d+)xlarge", size)
-    if match:
-        return 4 * int(match.group(1))
-    raise UnpriceableError(f"the vCPUs of {instance_class!r} are not known")
 
 
 def _true(value: Any) -> bool:

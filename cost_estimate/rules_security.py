@@ -11,8 +11,9 @@ from cost_estimate.context import (
     NoChargeError,
     UnpriceableError,
 )
+from cost_estimate.instances import vcpus
 from cost_estimate.model import Gap, LineItem
-from cost_estimate.rules_database import SERVERLESS, vcpus
+from cost_estimate.rules_database import SERVERLESS
 from cost_estimate.schedules import HOURS_PER_MONTH
 
 Priced = list[LineItem | Gap]

@@ -275,6 +275,47 @@ def test_auto_scaling_group_mixed_instances_with_spot() -> None:
     assert items["EBS gp3 30 GB an instance"].monthly_usd == approx(120 * 0.096)
 
 
+def test_group_at_min_zero_is_sized_by_the_tasks_of_its_capacity_provider() -> None:
+    """Managed scaling launches what the tasks placed on the provider reserve: 3 tasks of
+    1 vCPU / 2 GiB on t3.medium (2 vCPU, 4 GiB, 90 % usable) -> 2 instances."""
+    result = estimate(
+        {
+            "Lt": _launch_template(InstanceType="t3.medium"),
+            "Asg": res("AWS::AutoScaling::AutoScalingGroup", MinSize="0", MaxSize="10",
+                       LaunchTemplate={"LaunchTemplateId": {"Ref": "Lt"}, "Version": "1"}),
+            "Cp": res("AWS::ECS::CapacityProvider", AutoScalingGroupProvider={
+                "AutoScalingGroupArn": {"Ref": "Asg"}, "ManagedScaling": {"Status": "ENABLED"}}),
+            "Td": res(TD, ContainerDefinitions=[{"Name": "app", "Cpu": 1024, "Memory": 2048}]),
+            "Svc": _service(DesiredCount=3,
+                            CapacityProviderStrategy=[{"CapacityProvider": {"Ref": "Cp"},
+                                                       "Weight": 1}]),
+        }
+    )  # fmt: skip
+    instances = items_of(result, "Asg")["EC2 t3.medium on-demand"]
+    assert instances.quantity == 2 * 730
+    assert "2 instances to place the tasks of its capacity provider" in instances.basis
+    assert instances.monthly_usd == approx(2 * 730 * 0.0544)
+    # The service's tasks are on the instances: nothing of their own.
+    assert total_of(result, "Svc") == 0
+
+
+def test_instance_sizes_from_their_names() -> None:
+    from cost_estimate.instances import memory_gb, vcpus  # noqa: PLC0415
+
+    assert [vcpus(c) for c in ("db.t4g.micro", "m7g.large", "r6g.xlarge", "c7g.4xlarge")] == [
+        2,
+        2,
+        4,
+        16,
+    ]
+    assert [memory_gb(c) for c in ("t3.medium", "t4g.micro", "m7g.large", "c6g.xlarge")] == [
+        4,
+        1,
+        8,
+        8,
+    ]
+
+
 def test_ec2_instance_volume_and_unknown_instance_type() -> None:
     result = estimate(
         {

@@ -18,7 +18,7 @@ TEST_ASSEMBLY := build/test-assembly
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: help setup synth compliance test lint typecheck actionlint pytest cfn-lint checkov deploy schema bench clean
+.PHONY: help setup synth compliance cost docs test lint typecheck actionlint pytest cfn-lint checkov deploy schema bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,9 +46,18 @@ setup: $(STAMPS)/python $(STAMPS)/node  ## Install the pinned Python and Node to
 # CONFIG: another directory of environment files, e.g. `make synth CONFIG=examples/ec2-capacity`.
 CONFIG ?=
 
-synth: setup  ## Synthesize every stage into cdk.out/ (cdk-nag; any finding fails) + compliance reports
+synth: setup  ## Synthesize every stage into cdk.out/ (cdk-nag; any finding fails) + compliance and cost reports, diagrams
 	PLATFORM_CONFIG='$(CONFIG)' cdk synth --quiet
 	$(PY) -m scripts.compliance
+	$(PY) -m cost_estimate
+	$(PY) -m architecture_diagram
+
+cost: setup  ## Monthly cost estimate of every stage from cdk.out into cdk.out/cost/ (run make synth first)
+	@test -f cdk.out/manifest.json || { echo "no cdk.out/manifest.json: run make synth first" >&2; exit 1; }
+	$(PY) -m cost_estimate
+
+docs: synth  ## Regenerate README's Prod diagram and cost summary from a fresh synth
+	$(PY) -m scripts.docs
 
 compliance: setup  ## Render the compliance reports from cdk.out (run make synth first)
 	@test -f cdk.out/validation-report.json || { echo "no cdk.out/validation-report.json: run make synth first" >&2; exit 1; }

@@ -9,8 +9,9 @@ file and the field path.
 This module holds the environment (`EnvironmentConfig`) and its network, database, DNS,
 compute and migration sections; the larger sections have modules of their own:
 `config.services` and `config.service_parts` (the workloads, storage), `config.edge`,
-`config.pipeline` and `config.operations` (observability, security baseline, data
-protection, compliance); the shared building blocks are in `config.primitives`.
+`config.pipeline`, `config.operations` (observability, security baseline, data
+protection, compliance) and `config.cost` (budget, usage assumptions); the shared building
+blocks are in `config.primitives`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pydantic import (
 )
 
 from config.capacity import Ec2Capacity, check_ec2_capacity
+from config.cost import Cost, check_region_priced
 from config.edge import Edge
 from config.operations import Compliance, DataProtection, Observability, SecurityBaseline
 from config.pipeline import CONNECTION_ARN_RE, Pipeline
@@ -417,6 +419,7 @@ class EnvironmentConfig(ConfigModel):
     security: SecurityBaseline = Field(default_factory=SecurityBaseline)
     data_protection: DataProtection = Field(default_factory=DataProtection)
     compliance: Compliance = Field(default_factory=Compliance)
+    cost: Cost
 
     @model_validator(mode="before")
     @classmethod
@@ -617,6 +620,11 @@ class EnvironmentConfig(ConfigModel):
     def release_role_name(self) -> str | None:
         """Name of the GitHub Actions release role (`pipeline.provider: github_actions`)."""
         return self.pipeline.release_role_name(self.stage_name) if self.pipeline else None
+
+    @model_validator(mode="after")
+    def _region_priced(self) -> EnvironmentConfig:
+        check_region_priced(self.region)
+        return self
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> EnvironmentConfig:

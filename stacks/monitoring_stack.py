@@ -7,7 +7,9 @@ the instance from Database, and the distribution id, web ACL metric name and edg
 from Edge (us-east-1, whose alarm state changes reach this stack's topic through
 EventBridge). Compute never depends on Monitoring: the job-failure rules live here, on the
 events ECS and Step Functions publish anyway. The canary calls the default web service's
-health path unless `observability.canary.path` names another.
+health path unless `observability.canary.path` names another. The environment's monthly
+budget (`cost.budget_usd`, on its `Environment` tag) pages the same topic, and the stack's
+metadata carries the budget and usage assumptions `make cost` prices with.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 
 from constructs import Construct
 
+from config.cost import COST_METADATA_TYPE, cost_metadata
 from config.models import EnvironmentConfig
+from l3_constructs.budget import BudgetProps, PlatformBudget
 from l3_constructs.observability import (
     MonitoredJob,
     MonitoredQueue,
@@ -103,4 +107,24 @@ class MonitoringStack(PlatformStack):
             distribution_id=edge.edge.distribution.distribution_id,
             web_acl_metric_name=edge.edge.web_acl_metric_name,
             edge_alarm_arns=edge.alarms.alarm_arns,
+        )
+        # The month's spend on everything tagged with this environment pages the same topic.
+        self.budget = PlatformBudget(
+            self,
+            "Budget",
+            props=BudgetProps(
+                name=f"{config.stage_name}-monthly-cost",
+                amount_usd=config.cost.budget_usd,
+                tag_key="Environment",
+                tag_value=config.tags.environment,
+            ),
+            topic=self.monitoring.topic,
+            key=self.monitoring.key,
+        )
+        # What `make cost` needs besides the templates (cost_estimate/, README "Cost").
+        self.node.add_metadata(
+            COST_METADATA_TYPE,
+            cost_metadata(
+                config.cost, region=config.region, environment_tag=config.tags.environment
+            ),
         )

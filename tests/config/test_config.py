@@ -36,7 +36,7 @@ from tests.config.helpers import (
 ALLOWED_TOP = (
     "allowed: stage_name, account, region, termination_protection, tags, network, database, "
     "dns, compute, services, storage, migration, edge, pipeline, observability, security, "
-    "data_protection, compliance"
+    "data_protection, compliance, cost"
 )
 ALLOWED_NETWORK = (
     "allowed: cidr, availability_zones, nat, subnet_masks, interface_endpoints, flow_logs"
@@ -59,6 +59,7 @@ MISSING_IN_EMPTY_FILE = (
     "'api-{stage}.example.com' uses {stage}, which needs a valid stage_name",
     "config/prod.yaml: pipeline.connection_arn: required with provider 'codepipeline': the "
     "GitHub connection its source action uses",
+    "config/prod.yaml: cost.budget_usd: required setting is missing",
 )
 
 
@@ -2040,6 +2041,11 @@ def test_app_reports_config_errors_and_exits_1(tmp_path: Path) -> None:
     (tmp_path / "l3_constructs").mkdir()
     for name in ("__init__.py", "limits.py"):
         shutil.copyfile(REPO_ROOT / "l3_constructs" / name, tmp_path / "l3_constructs" / name)
+    # ... and the price tables config checks `region` against (CDK-free too).
+    (tmp_path / "cost_estimate").mkdir()
+    for name in ("__init__.py", "prices.py"):
+        shutil.copyfile(REPO_ROOT / "cost_estimate" / name, tmp_path / "cost_estimate" / name)
+    shutil.copytree(REPO_ROOT / "cost_estimate" / "prices", tmp_path / "cost_estimate" / "prices")
     assert not (tmp_path / "stacks").exists()
     edit_yaml(tmp_path / "config" / "prod.yaml", put("network.cidr", "10.0.0.0/33"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

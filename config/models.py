@@ -330,6 +330,12 @@ class Compute(ConfigModel):
         "`spot_mix` of Fargate and Fargate Spot) or `ec2` (the `ec2` instances). Jobs and "
         "the migration run on Fargate.",
     )
+    container_insights: Literal["enhanced", "enabled", "disabled"] = Field(
+        "enhanced",
+        description="CloudWatch Container Insights of the cluster: `enhanced` (task and "
+        "container metrics too), `enabled` (cluster and service metrics) or `disabled` (no "
+        "charge; workers then scale by steps on their backlog).",
+    )
     ec2: Ec2Capacity | None = Field(
         None,
         description="The EC2 instances services with capacity_provider `ec2` run on; null: "

@@ -86,6 +86,9 @@ class Observability(ConfigModel):
         description="CloudWatch Logs filter pattern counting application error lines.",
     )
     canary: Canary = Field(default_factory=Canary)
+    dashboard: StrictBool = Field(
+        True, description="The golden-signals dashboard (a flat monthly charge); false: none."
+    )
     tracing: StrictBool = Field(
         False, description="AWS X-Ray: a daemon sidecar in the service's tasks, and the grant."
     )

@@ -9,7 +9,7 @@ Knows nothing of environments: every choice arrives as arguments.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Literal, cast
 
 import jsii
 from aws_cdk import AspectPriority, Aspects, CfnResource, IAspect, RemovalPolicy, Stack
@@ -20,9 +20,17 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct, IConstruct
 
+from l3_constructs.compliance import acknowledge
 from l3_constructs.ec2_capacity import Ec2Capacity, Ec2CapacityProps
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import allow_cloudwatch_logs
+
+ContainerInsightsMode = Literal["enhanced", "enabled", "disabled"]
+_CONTAINER_INSIGHTS = {
+    "enhanced": ecs.ContainerInsights.ENHANCED,
+    "enabled": ecs.ContainerInsights.ENABLED,
+    "disabled": ecs.ContainerInsights.DISABLED,
+}
 
 
 class PlatformCluster(Construct):
@@ -50,6 +58,8 @@ class PlatformCluster(Construct):
         fargate_capacity_providers: bool = False,
         ec2_capacity: Ec2CapacityProps | None = None,
         ec2_subnets: ec2.SubnetSelection | None = None,
+        container_insights: ContainerInsightsMode = "enhanced",
+        cost_note: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -86,9 +96,21 @@ class PlatformCluster(Construct):
             self,
             "Cluster",
             vpc=vpc,
-            container_insights_v2=ecs.ContainerInsights.ENHANCED,
+            container_insights_v2=_CONTAINER_INSIGHTS[container_insights],
             execute_command_configuration=exec_configuration,
         )
+        #: Container Insights runs (its ECS/ContainerInsights metrics, RunningTaskCount among
+        #: them, exist) in `enhanced` and `enabled` mode.
+        self.container_insights = container_insights != "disabled"
+        if not self.container_insights:
+            acknowledge(
+                self.cluster,
+                "AwsSolutions-ECS4",
+                "Container Insights is off for this environment to save its metric charges: "
+                "no per-service and per-task CPU, memory, network and running-task metrics or "
+                "performance logs (ECS's own service CPU and memory metrics, the alarms on "
+                f"them and the logs remain).{(' ' + cost_note) if cost_note else ''}",
+            )
         self.fargate_capacity_providers = fargate_capacity_providers
         self._provider_users: list[Construct] = []
         if fargate_capacity_providers:

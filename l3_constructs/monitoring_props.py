@@ -24,6 +24,8 @@ _SERVICE_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 class MonitoringProps:
     #: E-mail addresses subscribed to the alarm topic (each confirms once).
     alarm_emails: tuple[str, ...] = ()
+    #: The golden-signals dashboard (a flat monthly charge per dashboard); False: none.
+    dashboard: bool = True
     #: AWS Chatbot: the Slack workspace (authorized once in the Chatbot console) and channel
     #: that receive the topic's notifications. Both or neither.
     slack_workspace_id: str | None = None

@@ -261,18 +261,22 @@ class PlatformMonitoring(Construct):
                 "events.amazonaws.com",
                 rule_arns=[rule.rule_arn for rule in self._topic_rules],
             )
-        self.dashboard = platform_dashboard(
-            self,
-            props=props,
-            alarms=self.all_alarms,
-            load_balancer=lb,
-            services=signals,
-            jobs=job_signals,
-            database=db,
-            max_connections=max_connections,
-            canary=self.canary,
-            distribution_id=distribution_id,
-            web_acl_metric_name=web_acl_metric_name,
+        self.dashboard = (
+            None
+            if not props.dashboard
+            else platform_dashboard(
+                self,
+                props=props,
+                alarms=self.all_alarms,
+                load_balancer=lb,
+                services=signals,
+                jobs=job_signals,
+                database=db,
+                max_connections=max_connections,
+                canary=self.canary,
+                distribution_id=distribution_id,
+                web_acl_metric_name=web_acl_metric_name,
+            )
         )
         self._acknowledge_findings()
 

@@ -49,6 +49,8 @@ DEPLOYMENT_STRATEGIES: dict[str, ecs.DeploymentStrategy] = {
 }
 #: Strategies that shift a listener rule's weights between two target groups (web only).
 TRAFFIC_SHIFTING = frozenset({"blue_green", "canary", "linear"})
+#: Step adjustments a step scaling policy takes.
+_MAX_STEPS = 20
 #: ECS's bounds of a canary's first share and a linear step (percent, multiples of 0.1).
 STEP_PERCENT_BOUNDS = {"canary": (0.1, 100.0), "linear": (3.0, 100.0)}
 
@@ -261,7 +263,9 @@ class PlatformService(Workload):
         )
         scale_in = Duration.seconds(props.scale_in_cooldown_seconds)
         scale_out = Duration.seconds(props.scale_out_cooldown_seconds)
-        if props.backlog_scaling is not None:
+        if props.backlog_scaling is not None and not cluster.container_insights:
+            self._scale_on_backlog_steps(scaling, props)
+        elif props.backlog_scaling is not None:
             self._scale_on_backlog(scaling, props.backlog_scaling, props.min_count == 0)
         else:
             scaling.scale_on_cpu_utilization(
@@ -381,6 +385,36 @@ class PlatformService(Workload):
                 cooldown=one_minute,
                 evaluation_periods=1,
             )
+
+    def _scale_on_backlog_steps(self, scaling: ecs.ScalableTaskCount, props: ServiceProps) -> None:
+        """Without Container Insights there is no running-task metric to divide the backlog
+        by: step scaling sets the task count from the backlog alone, one task per
+        `backlog_per_task` visible messages (rounded up), `min_count` when the queue is
+        empty, at most `max_count` (ExactCapacity steps; the last step takes the rest)."""
+        backlog = props.backlog_scaling
+        assert backlog is not None
+        per_task, low, high = backlog.backlog_per_task, props.min_count, props.max_count
+        # One step per task count, at most 19 above the empty queue's (a policy's limit).
+        counts = list(range(max(low, 1), high + 1))[: _MAX_STEPS - 1]
+        steps = [appscaling.ScalingInterval(upper=1, change=low)]
+        for i, count in enumerate(counts):
+            lower = (count - 1) * per_task + 1 if i else 1
+            last = i == len(counts) - 1
+            steps.append(
+                appscaling.ScalingInterval(
+                    lower=lower,
+                    upper=None if last else count * per_task + 1,
+                    change=high if last else count,
+                )
+            )
+        scaling.scale_on_metric(
+            "BacklogSteps",
+            metric=backlog.visible_messages,
+            scaling_steps=steps,
+            adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
+            cooldown=Duration.minutes(1),
+            evaluation_periods=1,
+        )
 
     # --- Service Connect ----------------------------------------------------------------------
 

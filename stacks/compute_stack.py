@@ -32,6 +32,7 @@ from config.services import (
     rule_priority,
     url_variable,
 )
+from cost_estimate import savings
 from l3_constructs.app_secrets import AppSecrets, SecretRef
 from l3_constructs.cluster import PlatformCluster
 from l3_constructs.compliance import acknowledge, skip_checkov
@@ -101,6 +102,10 @@ class ComputeStack(PlatformStack):
             # The instances of `capacity_provider: ec2` (config refuses them in public subnets).
             ec2_capacity=_ec2_capacity(c.ec2) if c.ec2 else None,
             ec2_subnets=task_subnets,
+            container_insights=c.container_insights,
+            cost_note=_container_insights_saving(config)
+            if c.container_insights == "disabled"
+            else "",
         )
         self.load_balancer = PlatformLoadBalancer(
             self,
@@ -552,6 +557,16 @@ def _ec2_capacity(ec2_config: Ec2CapacityConfig) -> Ec2CapacityProps:
         root_volume_gib=ec2_config.root_volume_gib,
         detailed_monitoring=ec2_config.detailed_monitoring,
     )
+
+
+def _container_insights_saving(config: EnvironmentConfig) -> str:
+    running = [s for s in config.services.values() if s.kind != "job" and s.capacity.desired]
+    tasks = sum(s.capacity.desired for s in running)
+    per_task = 2 if config.observability.tracing else 1
+    usd = savings.container_insights(
+        config.region, services=len(running), tasks=tasks, containers=tasks * per_task
+    )
+    return savings.note(usd, f"enhanced Container Insights for {tasks} running tasks")
 
 
 def capacity_provider(

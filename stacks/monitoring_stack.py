@@ -68,6 +68,7 @@ class MonitoringStack(PlatformStack):
                 rds_free_storage_gib=t.rds_free_storage_gb,
                 error_log_pattern=o.error_log_pattern,
                 error_logs_per_5_minutes=t.error_logs_per_5_minutes,
+                dashboard=o.dashboard,
                 canary_enabled=o.canary.enabled,
                 canary_url=f"{edge.edge.url}{canary_path}",
                 canary_interval_minutes=o.canary.interval_minutes,

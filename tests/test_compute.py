@@ -5,6 +5,7 @@ its service, and the database and storage wiring."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -103,7 +104,23 @@ def _owner(config: EnvironmentConfig) -> str:
 def test_cluster_insights_and_service_connect_namespace(synth: Synth, stage: str) -> None:
     template = _t(synth, stage)
     _, cluster = only(template, "AWS::ECS::Cluster")
-    assert {"Name": "containerInsights", "Value": "enhanced"} in props(cluster)["ClusterSettings"]
+    mode = synth.configs[stage].compute.container_insights
+    assert {"Name": "containerInsights", "Value": mode} in props(cluster)["ClusterSettings"]
+    if mode == "disabled":
+        # The control given up for cost is acknowledged, naming the trade-off and the saving.
+        reasons = [
+            v.get("reason", "")
+            for pack in synth.report["pluginReports"]
+            for v in pack.get("suppressedViolations", [])
+            if v["ruleName"] == "AwsSolutions-ECS4"
+            and any(
+                c["constructPath"].startswith(f"{stage}/Compute/Cluster/")
+                for c in v["violatingConstructs"]
+            )
+        ]
+        assert reasons, "AwsSolutions-ECS4 not acknowledged"
+        assert "Container Insights is off" in reasons[0]
+        assert re.search(r"Saves about \$\d+\.\d\d a month", reasons[0]), reasons[0]
     # One Cloud Map namespace per environment, HTTP only (no private DNS zone to pay for).
     _, namespace = only(template, "AWS::ServiceDiscovery::HttpNamespace")
     assert props(namespace)["Name"] == synth.configs[stage].namespace

@@ -329,8 +329,8 @@ def test_shipped_thresholds_are_the_design_values(synth: Synth) -> None:
     periods = {s["Period"] for s in _metric_stats(alarms["Alb5xx"])}
     assert periods == {300}  # targets' and the load balancer's own 5xx, per 5 minutes
     assert alarms["RdsFreeStorage"]["Threshold"] == 5 * 2**30
-    # Prod's t4g.medium PostgreSQL: max_connections 450, alarm above 80 % of it.
-    assert alarms["RdsConnections"]["Threshold"] == 360
+    # Prod's t4g.micro PostgreSQL: max_connections 112, alarm above 80 % of it.
+    assert alarms["RdsConnections"]["Threshold"] == 89
     for name, service in _services(synth, "Prod").items():
         watched = {
             s["Metric"]["MetricName"]: (alarm, s)
@@ -787,6 +787,8 @@ def _output_name(synth: Synth, stage: str, value: Any) -> str:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_dashboard_shows_edge_service_and_database(synth: Synth, stage: str) -> None:
+    if not synth.configs[stage].observability.dashboard:
+        pytest.skip(f"{stage} has no dashboard (observability.dashboard: false)")
     text, widgets = _dashboard(_t(synth, stage))
     for namespace in ("AWS/CloudFront", "AWS/WAFV2", "AWS/ApplicationELB", "AWS/ECS", "AWS/RDS"):
         assert namespace in text, namespace
@@ -802,6 +804,8 @@ def test_dashboard_shows_edge_service_and_database(synth: Synth, stage: str) -> 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_dashboard_has_a_row_per_service(synth: Synth, stage: str) -> None:
+    if not synth.configs[stage].observability.dashboard:
+        pytest.skip(f"{stage} has no dashboard (observability.dashboard: false)")
     services = _services(synth, stage)
     rows = _rows(_dashboard(_t(synth, stage))[1])
     service_rows = [h for h in rows if h.startswith("### Service ")]
@@ -853,6 +857,8 @@ def test_dashboard_has_a_row_per_service(synth: Synth, stage: str) -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_dashboard_has_a_row_per_job(synth: Synth, stage: str) -> None:
+    if not synth.configs[stage].observability.dashboard:
+        pytest.skip(f"{stage} has no dashboard (observability.dashboard: false)")
     jobs = _of_kind(synth, stage, "job")
     rows = _rows(_dashboard(_t(synth, stage))[1])
     job_rows = [h for h in rows if h.startswith("### Job ")]
@@ -925,3 +931,10 @@ def test_slack_through_chatbot_where_config_asks(synth: Synth, stage: str) -> No
     topic_id, _ = only(template, "AWS::SNS::Topic")
     assert p["SnsTopicArns"] == [{"Ref": topic_id}]
     assert p.get("GuardrailPolicies")
+
+
+def test_a_dashboard_only_where_config_asks_for_one(synth: Synth) -> None:
+    for stage in STAGES:
+        dashboards = resources(_t(synth, stage), "AWS::CloudWatch::Dashboard")
+        assert len(dashboards) == int(synth.configs[stage].observability.dashboard), stage
+    assert not synth.configs["Test"].observability.dashboard

@@ -161,6 +161,9 @@ def test_backlog_per_task_scaling_and_the_start_from_zero(
         s.capacity.max,
     )
     policies = _of(template, f"{name}Service", "AWS::ApplicationAutoScaling::ScalingPolicy")
+    if synth.configs[stage].compute.container_insights == "disabled":
+        _assert_backlog_steps(template, policies, s)
+        return
     by_type = {props(p)["PolicyType"]: props(p) for p in policies.values()}
     # Target tracking on a metric-math backlog per task; no CPU or memory policy.
     tracking = by_type["TargetTrackingScaling"]["TargetTrackingScalingPolicyConfiguration"]
@@ -201,3 +204,22 @@ def test_worker_has_no_route_and_no_service_connect_name(
     assert not props(service).get("LoadBalancers")
     assert "ServiceConnectConfiguration" not in props(service)
     assert _of(template, name, "AWS::ElasticLoadBalancingV2::ListenerRule") == {}
+
+
+def _assert_backlog_steps(template: Any, policies: dict[str, Any], s: Any) -> None:
+    """Without Container Insights (no running-task metric): step scaling sets the task count
+    from the backlog alone: min while the queue is empty, one task per backlog_per_task
+    visible messages (rounded up), at most max."""
+    configs = [props(p)["StepScalingPolicyConfiguration"] for p in policies.values()]
+    assert {props(p)["PolicyType"] for p in policies.values()} == {"StepScaling"}
+    assert {c["AdjustmentType"] for c in configs} == {"ExactCapacity"}
+    counts = sorted(a["ScalingAdjustment"] for c in configs for a in c["StepAdjustments"])
+    assert counts == [s.capacity.min, *range(max(s.capacity.min, 1), s.capacity.max + 1)]
+    upper = next(
+        c for c in configs if any("MetricIntervalLowerBound" in a for a in c["StepAdjustments"])
+    )
+    bounds = sorted(a.get("MetricIntervalLowerBound", 0) for a in upper["StepAdjustments"])
+    per_task = s.queue.backlog_per_task
+    # Alarm at 1 visible message; each further task after another backlog_per_task.
+    assert bounds == [i * per_task for i in range(len(bounds))]
+    assert "RunningTaskCount" not in json.dumps(template)

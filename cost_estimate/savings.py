@@ -1,0 +1,41 @@
+"""What a cost-saving choice saves a month, at the same list prices `make cost` uses: the
+figure an acknowledgment of the control given up for it names (README "Cost").
+
+The app calls these while it builds a stage, from the stage's config: the saving is what the
+estimator would price for the option left out (same price keys, same rules of thumb).
+"""
+
+from __future__ import annotations
+
+from cost_estimate.context import CONTAINER_INSIGHTS_LOG_MB_PER_TASK, CONTAINER_INSIGHTS_METRICS
+from cost_estimate.prices import load_prices
+from cost_estimate.schedules import HOURS_PER_MONTH
+
+
+def note(usd: float, what: str) -> str:
+    """The sentence an acknowledgment ends with."""
+    return f"Saves about ${usd:,.2f} a month at list prices ({what}; `make cost`)."
+
+
+def container_insights(region: str, *, services: int, tasks: float, containers: float) -> float:
+    """Enhanced Container Insights of a cluster running `services` services (one task
+    family each) with `tasks` tasks of `containers` containers in all."""
+    table = load_prices(region)
+    m = CONTAINER_INSIGHTS_METRICS
+    metrics = (
+        m["cluster"]
+        + (m["service"] + m["family"]) * services
+        + m["task"] * tasks
+        + m["container"] * containers
+    )
+    log_gb = tasks * CONTAINER_INSIGHTS_LOG_MB_PER_TASK["enhanced"] / 1024
+    return metrics * table.usd("cloudwatch.metric_month") + log_gb * table.usd(
+        "cloudwatch.log_ingest_gb"
+    )
+
+
+def nat_gateways(region: str, count: int) -> float:
+    """The hours of `count` NAT gateways and their public IPv4 addresses (data not counted)."""
+    table = load_prices(region)
+    hourly = table.usd("vpc.nat_gateway_hour") + table.usd("vpc.public_ipv4_hour")
+    return count * hourly * HOURS_PER_MONTH

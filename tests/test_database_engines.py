@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from config.models import ENGINE_VERSIONS
+from config.database import ENGINE_VERSIONS
 from l3_constructs.database import DatabaseProps, _engine
 from tests.conftest import Synth
 

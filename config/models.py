@@ -53,7 +53,7 @@ from config.primitives import (
 )
 from config.service_parts import CapacityProviderName, ServiceName, SpotMix, Storage
 from config.services import Services, check_services, drop_removed_services
-from l3_constructs.limits import cloudfront_path_matches, default_max_connections
+from l3_constructs.limits import cloudfront_path_matches
 
 # --------------------------------------------------------------------------- sections
 
@@ -447,7 +447,7 @@ class EnvironmentConfig(ConfigModel):
         thresholds = self.observability.thresholds
         if thresholds.rds_max_connections is None:
             try:
-                default_max_connections(self.database.engine, self.database.instance_type)
+                self.database.default_max_connections()
             except ValueError:
                 raise FieldError(
                     "observability.thresholds.rds_max_connections",
@@ -456,6 +456,26 @@ class EnvironmentConfig(ConfigModel):
                     "l3_constructs/limits.py)",
                     cross_field=True,
                 ) from None
+        return self
+
+    @model_validator(mode="after")
+    def _database_fits(self) -> EnvironmentConfig:
+        db, zones = self.database, self.network.availability_zones
+        if db.read_replicas and db.multi_az and len(zones) < 3:
+            raise FieldError(
+                "database.read_replicas",
+                "a Multi-AZ primary and its standby take both zones of "
+                "network.availability_zones: replicas in other zones need a third zone "
+                "(or multi_az false)",
+                cross_field=True,
+            )
+        if db.backup and db.backup.copy_to_region == self.region:
+            raise FieldError(
+                "database.backup.copy_to_region",
+                f"{self.region!r} is the environment's own region: a copy that survives the "
+                "region needs another one",
+                cross_field=True,
+            )
         return self
 
     @model_validator(mode="after")
@@ -575,7 +595,11 @@ class EnvironmentConfig(ConfigModel):
                 "pull images, write logs and read secrets only through them",
                 cross_field=True,
             )
-        if self.network.nat == "none" and "secretsmanager" not in self.network.interface_endpoints:
+        if (
+            self.network.nat == "none"
+            and "secretsmanager" not in self.network.interface_endpoints
+            and self.database.credentials == "rotated_by_lambda"
+        ):
             raise FieldError(
                 "network.interface_endpoints",
                 "must include 'secretsmanager' when nat is 'none': the password-rotation "

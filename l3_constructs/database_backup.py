@@ -81,7 +81,13 @@ class DatabaseBackupPlan(Construct):
         if props.retention_days < 1:
             raise ValueError("retention_days must be at least 1")
         keep = Duration.days(props.retention_days)
-        self.plan = backup.BackupPlan(self, "Plan", backup_vault=vault)
+        # Plan names are the account's (per region): the stack's name keeps them apart.
+        self.plan = backup.BackupPlan(
+            self,
+            "Plan",
+            backup_plan_name=f"{Stack.of(self).stack_name}-database",
+            backup_vault=vault,
+        )
         self.plan.add_rule(
             backup.BackupPlanRule(
                 rule_name="Daily",

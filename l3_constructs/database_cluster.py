@@ -52,8 +52,8 @@ def build_cluster(
         scope,
         "Cluster",
         engine=engine,
-        writer=_instance(props, "Writer", 0),
-        readers=[_instance(props, f"Reader{i}", i) for i in range(1, props.readers + 1)],
+        writer=_instance(props, key, "Writer", 0),
+        readers=[_instance(props, key, f"Reader{i}", i) for i in range(1, props.readers + 1)],
         serverless_v2_min_capacity=capacity.min_acu if serverless else None,
         serverless_v2_max_capacity=capacity.max_acu if serverless else None,
         serverless_v2_auto_pause_duration=Duration.seconds(pause)
@@ -90,13 +90,16 @@ def build_cluster(
     return cluster
 
 
-def _instance(props: DatabaseProps, instance_id: str, index: int) -> rds.IClusterInstance:
+def _instance(
+    props: DatabaseProps, key: kms.IKey, instance_id: str, index: int
+) -> rds.IClusterInstance:
     """The writer (index 0) or a reader, Serverless v2 or provisioned like the writer."""
     options: dict[str, Any] = {
         "publicly_accessible": False,
         "auto_minor_version_upgrade": True,
         "availability_zone": props.zone(index),
         "enable_performance_insights": props.performance_insights,
+        "performance_insight_encryption_key": key if props.performance_insights else None,
     }
     if props.serverless_instances:
         if index:

@@ -1097,7 +1097,10 @@ CASES = [
     case(
         "no-nat-without-secretsmanager-endpoint",
         "test.yaml",
-        put("network.interface_endpoints", ["ecr.api", "ecr.dkr", "logs"]),
+        combine(
+            put("database.credentials", "rotated_by_lambda"),
+            put("network.interface_endpoints", ["ecr.api", "ecr.dkr", "logs"]),
+        ),
         "config/test.yaml: network.interface_endpoints: must include 'secretsmanager' when nat "
         "is 'none': the password-rotation function has no other way to reach Secrets Manager",
     ),

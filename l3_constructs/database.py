@@ -40,6 +40,11 @@ from l3_constructs.database_props import (
 from l3_constructs.database_proxy import PlatformDatabaseProxy
 from l3_constructs.retention import retention_days
 
+#: Why an instance names its zone (cfn-lint W3010 would have it left to RDS).
+_ZONES_NAMED = (
+    "The zones are named in the props on purpose: the primary sits in the first, each read "
+    "replica in another, so a zone's loss leaves a copy of the data elsewhere."
+)
 #: Construct id of CDK's per-stack log-retention function (aws_logs.LogRetention).
 _LOG_RETENTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 
@@ -296,8 +301,8 @@ class PlatformDatabase(Construct):
             parameter_group=parameter_group,
             storage_type=rds.StorageType.GP3,
             max_allocated_storage=props.max_allocated_storage_gb,
-            storage_encrypted=True,
-            storage_encryption_key=self.key,
+            # Encrypted with its source's key: RDS takes no encryption settings for a
+            # replica in the source's region.
             multi_az=False,
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
@@ -333,6 +338,31 @@ class PlatformDatabase(Construct):
             "and any AWS Backup plan select the primary); RDS keeps no backups of it.",
         )
         skip_checkov(replica, "CKV_AWS_157", reason)
+        acknowledge(replica, "CloudFormation-Validate::W3010", _ZONES_NAMED)
+        if self.port == DEFAULT_PORTS[props.engine]:
+            acknowledge(
+                replica,
+                "AwsSolutions-RDS11",
+                "The replica listens on its primary's port, the engine's default on purpose: "
+                "the security group admits it only from named security groups, never CIDRs.",
+            )
+        encrypted = (
+            "A read replica in its source's region is encrypted with the source's key "
+            "(RDS takes no encryption settings for it; CloudFormation refuses them)."
+        )
+        acknowledge(
+            replica,
+            ("AwsSolutions-RDS2", "NIST.800.53.R5-RDSStorageEncrypted"),
+            encrypted,
+        )
+        skip_checkov(replica, "CKV_AWS_16", encrypted)
+        if monitoring:
+            acknowledge(
+                replica.node.find_child("MonitoringRole"),
+                managed_policy_finding("AmazonRDSEnhancedMonitoringRole"),
+                "AmazonRDSEnhancedMonitoringRole is the AWS-maintained policy RDS documents for "
+                "this role; it only lets RDS write OS metrics to the RDSOSMetrics log group.",
+            )
         return replica
 
     def _add_rotation(
@@ -478,6 +508,8 @@ class PlatformDatabase(Construct):
         acknowledge_log_retention_function(Stack.of(self).node.find_child(_LOG_RETENTION_ID))
         if props.aurora:
             return  # the cluster's own: l3_constructs.database_cluster
+        if props.read_replicas and not props.multi_az:
+            acknowledge(database, "CloudFormation-Validate::W3010", _ZONES_NAMED)
         if not props.multi_az:
             acknowledge(
                 database,

@@ -114,6 +114,14 @@ def _instance(
 
 
 def _acknowledge_findings(cluster: rds.DatabaseCluster, props: DatabaseProps) -> None:
+    if props.engine == "mysql":
+        acknowledge(
+            cluster,
+            "AwsSolutions-RDS14",
+            "Backtrack is a per-deployment cost the platform leaves off: point-in-time "
+            f"recovery over {props.backup_retention_days} days (a restore to a new cluster) "
+            "answers the same mistakes.",
+        )
     instances = [
         cluster.node.find_child(name)
         for name in ("Writer", *(f"Reader{i}" for i in range(1, props.readers + 1)))

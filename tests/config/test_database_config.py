@@ -111,7 +111,7 @@ CASES = [
     ),
     (
         "read-replicas-of-managed-credentials",
-        put("database.read_replicas", 1),
+        combine(put("database.credentials", "managed_by_rds"), put("database.read_replicas", 1)),
         "config/test.yaml: database.read_replicas: RDS makes no read replica of an instance "
         "whose master password it manages (credentials 'managed_by_rds'): use "
         "'rotated_by_lambda', or kind 'aurora' with readers",
@@ -218,7 +218,10 @@ def test_managed_credentials_need_no_secrets_manager_route_without_nat(config_di
     """Test (no NAT, public subnets) with RDS-managed credentials loads without the
     secretsmanager endpoint; with the rotation function it may not."""
     endpoints = put("network.interface_endpoints", ["ecr.api", "ecr.dkr", "logs"])
-    edit_yaml(config_dir / "test.yaml", endpoints)
+    edit_yaml(
+        config_dir / "test.yaml",
+        combine(put("database.credentials", "managed_by_rds"), endpoints),
+    )
     (test,) = [e.config for e in _load(config_dir) if e.config.stage_name == "Test"]
     assert test.database.credentials == "managed_by_rds"
     assert "secretsmanager" not in test.network.interface_endpoints

@@ -6,8 +6,8 @@ unknown keys are rejected, every value is checked, and cross-field rules run aft
 fields parse. Error messages are written for people: the loader prefixes them with the
 file and the field path.
 
-This module holds the environment (`EnvironmentConfig`) and its network, database, DNS,
-compute and migration sections; the larger sections have modules of their own:
+This module holds the environment (`EnvironmentConfig`) and its network, DNS, compute and
+migration sections; the larger sections have modules of their own: `config.database`,
 `config.services` and `config.service_parts` (the workloads, storage), `config.edge`,
 `config.pipeline`, `config.operations` (observability, security baseline, data
 protection, compliance) and `config.cost` (budget, usage assumptions); the shared building
@@ -34,6 +34,7 @@ from pydantic import (
 
 from config.capacity import Ec2Capacity, check_ec2_capacity
 from config.cost import Cost, check_region_priced
+from config.database import Database
 from config.edge import Edge
 from config.operations import Compliance, DataProtection, Observability, SecurityBaseline
 from config.pipeline import CONNECTION_ARN_RE, Pipeline
@@ -54,12 +55,7 @@ from config.primitives import (
 )
 from config.service_parts import CapacityProviderName, ServiceName, SpotMix, Storage
 from config.services import Services, check_services, drop_removed_services
-from l3_constructs.limits import (
-    ENGINE_FULL_VERSIONS,
-    MYSQL_NO_PERFORMANCE_INSIGHTS,
-    cloudfront_path_matches,
-    default_max_connections,
-)
+from l3_constructs.limits import cloudfront_path_matches
 
 # --------------------------------------------------------------------------- sections
 
@@ -191,91 +187,6 @@ class Network(ConfigModel):
                 "subnet_masks",
                 f"need {needed} addresses over {len(zones)} zones; "
                 f"the VPC CIDR {self.cidr} has {vpc.num_addresses}",
-                cross_field=True,
-            )
-        return self
-
-
-_WINDOW_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
-_MAINTENANCE_RE = re.compile(
-    r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-"
-    r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
-)
-_INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_DB_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
-#: Engine major versions this platform supports: those the database construct can build.
-ENGINE_VERSIONS = {engine: tuple(full) for engine, full in ENGINE_FULL_VERSIONS.items()}
-
-
-class Database(ConfigModel):
-    """RDS instance, its credentials and their rotation."""
-
-    engine: Literal["postgres", "mysql"] = Field("postgres", description="Database engine.")
-    engine_version: StrictStr = Field(
-        "16", description="Major version: postgres 14-17, mysql 8.0 / 8.4."
-    )
-    instance_type: Annotated[
-        StrictStr, pattern(_INSTANCE_TYPE_RE, "an instance type like 't4g.micro'")
-    ] = Field("t4g.micro", description="Instance class without the `db.` prefix.")
-    allocated_storage_gb: Annotated[StrictInt, Field(ge=20, le=65536)] = Field(
-        20, description="Initial gp3 storage (GiB)."
-    )
-    max_allocated_storage_gb: Annotated[StrictInt, Field(ge=20, le=65536)] = Field(
-        100, description="Storage autoscaling ceiling (GiB)."
-    )
-    multi_az: StrictBool = Field(False, description="Standby in a second zone.")
-    backup_retention_days: Annotated[StrictInt, Field(ge=1, le=35)] = Field(
-        7, description="Automated backup retention (days)."
-    )
-    backup_window: Annotated[StrictStr, pattern(_WINDOW_RE, "a window like '17:00-17:30'")] = Field(
-        "17:00-17:30", description="Daily backup window (UTC)."
-    )
-    maintenance_window: Annotated[
-        StrictStr, pattern(_MAINTENANCE_RE, "a window like 'sun:18:00-sun:18:30'")
-    ] = Field("sun:18:00-sun:18:30", description="Weekly maintenance window (UTC).")
-    deletion_protection: StrictBool = Field(True, description="RDS deletion protection.")
-    removal_policy: Literal["snapshot", "retain", "destroy"] = Field(
-        "snapshot", description="What a stack delete does to the instance."
-    )
-    port: Annotated[StrictInt, Field(ge=1150, le=65535)] | None = Field(
-        None, description="Listener port; the engine's default (5432 / 3306) when unset."
-    )
-    database_name: Annotated[
-        StrictStr, pattern(_DB_NAME_RE, "a database name (letter, then letters, digits, _)")
-    ] = Field("app", description="Database created at launch.")
-    rotation_days: Annotated[StrictInt, Field(ge=1, le=365)] = Field(
-        30, description="Rotate the master password every N days."
-    )
-    performance_insights: StrictBool = Field(True, description="Performance Insights.")
-    monitoring_interval_seconds: Literal[0, 1, 5, 10, 15, 30, 60] = Field(
-        60, description="Enhanced monitoring interval; 0 turns it off."
-    )
-    log_retention_days: RetentionDays = Field(30, description="Exported database logs.")
-
-    @model_validator(mode="after")
-    def _check(self) -> Database:
-        if self.engine_version not in ENGINE_VERSIONS[self.engine]:
-            raise FieldError(
-                "engine_version",
-                f"{self.engine_version!r} is not a supported {self.engine} version "
-                f"({', '.join(ENGINE_VERSIONS[self.engine])})",
-                cross_field=True,
-            )
-        if self.max_allocated_storage_gb < self.allocated_storage_gb:
-            raise FieldError(
-                "max_allocated_storage_gb",
-                f"{self.max_allocated_storage_gb} is below allocated_storage_gb "
-                f"{self.allocated_storage_gb}",
-                cross_field=True,
-            )
-        if (
-            self.engine == "mysql"
-            and self.performance_insights
-            and self.instance_type in MYSQL_NO_PERFORMANCE_INSIGHTS
-        ):
-            raise FieldError(
-                "performance_insights",
-                f"RDS for MySQL has no Performance Insights on {self.instance_type}",
                 cross_field=True,
             )
         return self
@@ -545,7 +456,7 @@ class EnvironmentConfig(ConfigModel):
         thresholds = self.observability.thresholds
         if thresholds.rds_max_connections is None:
             try:
-                default_max_connections(self.database.engine, self.database.instance_type)
+                self.database.default_max_connections()
             except ValueError:
                 raise FieldError(
                     "observability.thresholds.rds_max_connections",
@@ -554,6 +465,26 @@ class EnvironmentConfig(ConfigModel):
                     "l3_constructs/limits.py)",
                     cross_field=True,
                 ) from None
+        return self
+
+    @model_validator(mode="after")
+    def _database_fits(self) -> EnvironmentConfig:
+        db, zones = self.database, self.network.availability_zones
+        if db.read_replicas and db.multi_az and len(zones) < 3:
+            raise FieldError(
+                "database.read_replicas",
+                "a Multi-AZ primary and its standby take both zones of "
+                "network.availability_zones: replicas in other zones need a third zone "
+                "(or multi_az false)",
+                cross_field=True,
+            )
+        if db.backup and db.backup.copy_to_region == self.region:
+            raise FieldError(
+                "database.backup.copy_to_region",
+                f"{self.region!r} is the environment's own region: a copy that survives the "
+                "region needs another one",
+                cross_field=True,
+            )
         return self
 
     @model_validator(mode="after")
@@ -678,7 +609,11 @@ class EnvironmentConfig(ConfigModel):
                 "pull images, write logs and read secrets only through them",
                 cross_field=True,
             )
-        if self.network.nat == "none" and "secretsmanager" not in self.network.interface_endpoints:
+        if (
+            self.network.nat == "none"
+            and "secretsmanager" not in self.network.interface_endpoints
+            and self.database.credentials == "rotated_by_lambda"
+        ):
             raise FieldError(
                 "network.interface_endpoints",
                 "must include 'secretsmanager' when nat is 'none': the password-rotation "

@@ -40,6 +40,12 @@ class AlarmThresholds(ConfigModel):
     rds_free_storage_gb: Annotated[StrictInt, Field(ge=1, le=65536)] = Field(
         5, description="Free storage below this (GiB)."
     )
+    rds_replica_lag_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] = Field(
+        60, description="Read replica or Aurora reader lag above this (seconds)."
+    )
+    rds_capacity_percent: Percent = Field(
+        90, description="Aurora Serverless v2 capacity in use (% of max_acu) above this."
+    )
     error_logs_per_5_minutes: Count = Field(
         10, description="Application error-log lines per 5 minutes above this."
     )

@@ -2,8 +2,9 @@
 they share with its dashboard (`l3_constructs.dashboard`).
 
 - Environment-wide: the load balancer's 5xx (its targets' and its own 502/503/504, every
-  target group), the database's CPU, connections (a share of max_connections) and free
-  storage.
+  target group), the database writer's CPU and connections (a share of max_connections),
+  the instance kind's free storage, the lag of each read replica (or of the Aurora readers),
+  a Serverless v2 writer's capacity in use and the proxy's availability.
 - Per service (`MonitoredService`): ECS CPU and memory, and application error lines (a metric
   filter on the service's log group); for a web service also its targets' 5xx, their p95
   response time and unhealthy targets, over every target group it can serve from (both
@@ -22,17 +23,18 @@ service never renames another's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from l3_constructs.monitoring_props import (
+    MonitoredDatabase,
     MonitoredJob,
     MonitoredQueue,
     MonitoredService,
@@ -231,17 +233,101 @@ class JobSignals:
 
 
 class DatabaseSignals:
-    """The database instance."""
+    """The database: the instance (and its read replicas), or an Aurora cluster's writer (and
+    readers, and Serverless v2 capacity), and the proxy in front of it."""
 
-    def __init__(self, database: rds.IDatabaseInstance) -> None:
+    def __init__(self, database: MonitoredDatabase) -> None:
         self.database = database
-        self.cpu = database.metric_cpu_utilization(period=ONE_MINUTE, label="CPU")
-        self.connections = database.metric_database_connections(
-            period=ONE_MINUTE, statistic="Maximum", label="Connections"
+        #: A metric of the writer (the instance, or the cluster's WRITER role), by name.
+        self.metric = _writer_metric(database)
+        metric = self.metric
+        self.cpu = metric("CPUUtilization", statistic="Average", period=ONE_MINUTE, label="CPU")
+        self.connections = metric(
+            "DatabaseConnections", period=ONE_MINUTE, statistic="Maximum", label="Connections"
         )
-        self.free_storage = database.metric_free_storage_space(
-            period=FIVE_MINUTES, statistic="Minimum", label="Free storage"
+        # Aurora storage grows by itself: no free storage to watch.
+        self.free_storage = (
+            None
+            if database.aurora
+            else metric(
+                "FreeStorageSpace", period=FIVE_MINUTES, statistic="Minimum", label="Free storage"
+            )
         )
+        # Serverless v2: the share of max_acu in use (a paused instance reports nothing).
+        self.capacity = (
+            metric(
+                "ACUUtilization",
+                statistic="Average",
+                period=FIVE_MINUTES,
+                label="Capacity (% of max ACUs)",
+            )
+            if database.max_acu is not None
+            else None
+        )
+        #: (alarm name, lag in seconds) of each replica, or of the Aurora readers together.
+        self.replica_lags: list[tuple[str, cloudwatch.IMetric]] = [
+            (
+                f"RdsReplica{i}Lag",
+                replica.metric(
+                    "ReplicaLag", statistic="Maximum", period=ONE_MINUTE, label=f"Replica {i} lag"
+                ),
+            )
+            for i, replica in enumerate(database.replicas, start=1)
+        ]
+        if database.aurora and database.readers:
+            milliseconds = cloudwatch.Metric(
+                namespace=RDS_NAMESPACE,
+                metric_name="AuroraReplicaLagMaximum",
+                dimensions_map={"DBClusterIdentifier": str(database.cluster_identifier)},
+                statistic="Maximum",
+                period=ONE_MINUTE,
+            )
+            self.replica_lags.append(
+                (
+                    "RdsReplicaLag",
+                    cloudwatch.MathExpression(
+                        expression="lag / 1000",
+                        using_metrics={"lag": milliseconds},
+                        label="Reader lag (s)",
+                        period=ONE_MINUTE,
+                    ),
+                )
+            )
+        # The proxy's target group: the share of time it could reach the writer.
+        self.proxy_availability = (
+            cloudwatch.Metric(
+                namespace=RDS_NAMESPACE,
+                metric_name="AvailabilityPercentage",
+                dimensions_map={
+                    "ProxyName": database.proxy_name,
+                    "TargetGroup": "default",
+                    "TargetRole": "READ_WRITE",
+                },
+                statistic="Minimum",
+                period=FIVE_MINUTES,
+                label="Proxy availability",
+            )
+            if database.proxy_name
+            else None
+        )
+
+
+RDS_NAMESPACE = "AWS/RDS"
+
+
+def _writer_metric(database: MonitoredDatabase) -> Callable[..., cloudwatch.Metric]:
+    """`metric(name, **options)` of the instance, or of an Aurora cluster's writer (its
+    metrics by `DBClusterIdentifier` and `Role` WRITER)."""
+    if database.instance is not None:
+        return database.instance.metric
+    dimensions = {"DBClusterIdentifier": str(database.cluster_identifier), "Role": "WRITER"}
+
+    def metric(name: str, **options: Any) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=RDS_NAMESPACE, metric_name=name, dimensions_map=dimensions, **options
+        )
+
+    return metric
 
 
 def dead_letter_messages(queue: sqs.IQueue) -> cloudwatch.Metric:
@@ -415,9 +501,11 @@ def database_alarms(
     db: DatabaseSignals,
     max_connections: int,
 ) -> dict[str, cloudwatch.Alarm]:
-    """`RdsCpu`, `RdsConnections` (a share of `max_connections`), `RdsFreeStorage`."""
+    """`RdsCpu`, `RdsConnections` (a share of `max_connections`) of the writer; the instance
+    kind's `RdsFreeStorage`; each replica's `RdsReplica<n>Lag` or the Aurora readers'
+    `RdsReplicaLag`; Serverless v2 `RdsCapacity`; the proxy's `RdsProxyAvailability`."""
     connections = connections_threshold(props, max_connections)
-    return {
+    alarms = {
         "RdsCpu": factory.alarm(
             scope,
             "RdsCpu",
@@ -437,7 +525,9 @@ def database_alarms(
             evaluation_periods=3,
             missing=_MISSING,
         ),
-        "RdsFreeStorage": factory.alarm(
+    }
+    if db.free_storage is not None:
+        alarms["RdsFreeStorage"] = factory.alarm(
             scope,
             "RdsFreeStorage",
             db.free_storage,
@@ -445,8 +535,42 @@ def database_alarms(
             f"Database free storage below {props.rds_free_storage_gib:g} GiB",
             comparison=LT,
             missing=_MISSING,
-        ),
-    }
+        )
+    lag = props.rds_replica_lag_seconds
+    for name, metric in db.replica_lags:
+        alarms[name] = factory.alarm(
+            scope,
+            name,
+            metric,
+            lag,
+            f"Database {'readers' if name == 'RdsReplicaLag' else name[3:-3].lower()} more "
+            f"than {lag:g} s behind the writer for 3 minutes",
+            evaluation_periods=3,
+            missing=_MISSING,
+        )
+    if db.capacity is not None:
+        alarms["RdsCapacity"] = factory.alarm(
+            scope,
+            "RdsCapacity",
+            db.capacity,
+            props.rds_capacity_percent,
+            f"Database writer above {props.rds_capacity_percent:g} % of its maximum ACUs for "
+            "15 minutes: raise database.serverless.max_acu",
+            evaluation_periods=3,
+            missing=_MISSING,
+        )
+    if db.proxy_availability is not None:
+        alarms["RdsProxyAvailability"] = factory.alarm(
+            scope,
+            "RdsProxyAvailability",
+            db.proxy_availability,
+            100,
+            "The database proxy could not reach the writer for part of 10 minutes",
+            comparison=LT,
+            evaluation_periods=2,
+            missing=_MISSING,
+        )
+    return alarms
 
 
 def connections_threshold(props: MonitoringProps, max_connections: int) -> int:

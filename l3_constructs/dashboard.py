@@ -186,21 +186,29 @@ def _load_balancer_row(props: MonitoringProps, lb: LoadBalancerSignals) -> list[
 def _database_row(
     props: MonitoringProps, db: DatabaseSignals, max_connections: int
 ) -> list[cloudwatch.IWidget]:
-    instance = db.database
+    metric = db.metric
+    saturation: list[cloudwatch.IMetric] = [db.cpu]
+    if db.capacity is not None:
+        saturation.append(db.capacity)
+    right: list[cloudwatch.IMetric] = [] if db.free_storage is None else [db.free_storage]
+    right.append(metric("FreeableMemory", statistic="Average", label="Freeable memory"))
+    title = "Saturation: CPU %, free storage / memory (bytes)"
+    if db.database.aurora:
+        title = "Saturation: CPU %, capacity %, freeable memory (bytes)"
     return [
-        _header("Database: RDS"),
+        _header("Database: Aurora (writer)" if db.database.aurora else "Database: RDS"),
         _graph(
             "Latency: read / write (s)",
             [
-                instance.metric("ReadLatency", label="Read", period=ONE_MINUTE),
-                instance.metric("WriteLatency", label="Write", period=ONE_MINUTE),
+                metric("ReadLatency", label="Read", period=ONE_MINUTE),
+                metric("WriteLatency", label="Write", period=ONE_MINUTE),
             ],
         ),
         _graph(
             "Traffic: IOPS",
             [
-                instance.metric("ReadIOPS", label="Read", period=ONE_MINUTE),
-                instance.metric("WriteIOPS", label="Write", period=ONE_MINUTE),
+                metric("ReadIOPS", label="Read", period=ONE_MINUTE),
+                metric("WriteIOPS", label="Write", period=ONE_MINUTE),
             ],
         ),
         _graph(
@@ -208,12 +216,7 @@ def _database_row(
             [db.connections],
             threshold=connections_threshold(props, max_connections),
         ),
-        _graph(
-            "Saturation: CPU %, free storage / memory (bytes)",
-            [db.cpu],
-            right=[db.free_storage, instance.metric_freeable_memory(label="Freeable memory")],
-            left_max=100,
-        ),
+        _graph(title, saturation, right=right, left_max=100),
     ]
 
 

@@ -7,6 +7,7 @@ the CDK loads.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -20,6 +21,50 @@ ENGINE_FULL_VERSIONS: dict[Engine, dict[str, str]] = {
     "postgres": {"14": "14.22", "15": "15.17", "16": "16.13", "17": "17.9"},
     "mysql": {"8.0": "8.0.46", "8.4": "8.4.10"},
 }
+
+#: The same for the `aurora` kind (`engine` is the Aurora edition's compatibility): the
+#: newest Aurora PostgreSQL minor of each major, and Aurora MySQL 3 (MySQL 8.0-compatible;
+#: this CDK release names no 8.4-compatible Aurora MySQL). Every one of them can scale
+#: Serverless v2 to 0 ACUs (Aurora PostgreSQL 13.15+, 14.12+, 15.7+, 16.3+; Aurora MySQL
+#: 3.08+).
+AURORA_FULL_VERSIONS: dict[Engine, dict[str, str]] = {
+    "postgres": {"14": "14.22", "15": "15.17", "16": "16.13", "17": "17.9"},
+    "mysql": {"8.0": "8.0.mysql_aurora.3.12.0"},
+}
+
+DatabaseKind = Literal["instance", "aurora"]
+
+#: Major versions RDS Proxy takes, per kind and engine (AWS "Supported Regions and DB
+#: engines for Amazon RDS Proxy": RDS for PostgreSQL 11+, RDS for MySQL 5.7 / 8.0 / 8.4,
+#: Aurora PostgreSQL 11.9+, Aurora MySQL 2.07+ and 3). A version added to the lists above
+#: before the proxy supports it stays out of here, and config refuses `proxy` with it.
+PROXY_ENGINE_VERSIONS: dict[tuple[DatabaseKind, Engine], tuple[str, ...]] = {
+    ("instance", "postgres"): ("14", "15", "16", "17"),
+    ("instance", "mysql"): ("8.0", "8.4"),
+    ("aurora", "postgres"): ("14", "15", "16", "17"),
+    ("aurora", "mysql"): ("8.0",),
+}
+
+#: `instance_type` of an Aurora Serverless v2 writer and readers.
+SERVERLESS = "serverless"
+#: Memory of one Aurora capacity unit (ACU), GiB.
+GIB_PER_ACU = 2
+#: Serverless v2 capacity bounds (ACUs, in steps of 0.5): 0 only with auto-pause.
+MIN_ACU, MAX_ACU = 0.0, 256.0
+#: Seconds an instance at 0 ACUs may stay idle before it pauses (Aurora's bounds).
+AUTO_PAUSE_SECONDS = (300, 86_400)
+
+#: Instance families Aurora runs provisioned instances on (any size of these), and the
+#: burstable ones it takes in two sizes only.
+AURORA_INSTANCE_FAMILIES = ("r5", "r6g", "r6i", "r7g", "r7i", "r8g", "x2g")
+AURORA_BURSTABLE_CLASSES = ("t3.medium", "t3.large", "t4g.medium", "t4g.large")
+
+
+def is_aurora_instance_class(instance_class: str) -> bool:
+    """Whether Aurora runs a provisioned instance of `instance_class` (without `db.`)."""
+    family = instance_class.split(".", 1)[0]
+    return instance_class in AURORA_BURSTABLE_CLASSES or family in AURORA_INSTANCE_FAMILIES
+
 
 #: Instance classes on which RDS for MySQL has no Performance Insights.
 MYSQL_NO_PERFORMANCE_INSIGHTS = (
@@ -91,27 +136,40 @@ RDS_INSTANCE_MEMORY_GIB: dict[str, int] = {
     },
     **{
         f"{family}.{size}": gib
-        for family in ("r5", "r6g", "r7g")
+        for family in ("r5", "r6g", "r6i", "r7g", "r7i", "r8g")
         for size, gib in (("large", 16), ("xlarge", 32), ("2xlarge", 64), ("4xlarge", 128))
     },
 }
 
 
-def default_max_connections(engine: Engine, instance_class: str) -> int:
-    """The engine's default max_connections on `instance_class` (e.g. "t4g.medium"):
-    PostgreSQL LEAST(DBInstanceClassMemory/9531392, 5000), MySQL
-    DBInstanceClassMemory/12582880, from the class's nominal memory. RDS's
-    DBInstanceClassMemory is a little less (what the OS and RDS processes keep), so the real
-    limit is somewhat lower: set `observability.thresholds.rds_max_connections` where it
+def default_max_connections(
+    engine: Engine, instance_class: str, *, aurora: bool = False, max_acu: float | None = None
+) -> int:
+    """The engine's default max_connections on `instance_class` (e.g. "t4g.medium", or
+    "serverless" with its `max_acu`), from the class's nominal memory (an ACU is 2 GiB):
+    PostgreSQL and Aurora PostgreSQL LEAST(DBInstanceClassMemory/9531392, 5000), RDS for
+    MySQL DBInstanceClassMemory/12582880, Aurora MySQL
+    GREATEST(log2(DBInstanceClassMemory/805306368)*45, log2(DBInstanceClassMemory/8187281408)*1000).
+    RDS's DBInstanceClassMemory is a little less (what the OS and RDS processes keep), so the
+    real limit is somewhat lower: set `observability.thresholds.rds_max_connections` where it
     matters, or where a parameter group sets max_connections."""
     name = instance_class.removeprefix("db.")
-    try:
-        memory = RDS_INSTANCE_MEMORY_GIB[name] * 2**30
-    except KeyError:
-        raise ValueError(
-            f"no memory size known for instance class {instance_class!r}: set "
-            "rds_max_connections, or add the class to RDS_INSTANCE_MEMORY_GIB"
-        ) from None
+    if name == SERVERLESS:
+        if max_acu is None:
+            raise ValueError("a serverless instance's max_connections follows its max_acu")
+        memory = int(max_acu * GIB_PER_ACU * 2**30)
+    else:
+        try:
+            memory = RDS_INSTANCE_MEMORY_GIB[name] * 2**30
+        except KeyError:
+            raise ValueError(
+                f"no memory size known for instance class {instance_class!r}: set "
+                "rds_max_connections, or add the class to RDS_INSTANCE_MEMORY_GIB"
+            ) from None
     if engine == "postgres":
         return min(memory // 9_531_392, 5000)
+    if aurora:
+        return int(
+            max(math.log2(memory / 805_306_368) * 45, math.log2(memory / 8_187_281_408) * 1000)
+        )
     return memory // 12_582_880

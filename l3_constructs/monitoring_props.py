@@ -1,6 +1,7 @@
 """What `l3_constructs.observability.PlatformMonitoring` is told: `MonitoringProps` (the
 recipients, thresholds, canary and dashboard choices), one `MonitoredService` per ECS service
-it watches (a worker's with its `MonitoredQueue`) and one `MonitoredJob` per scheduled job.
+it watches (a worker's with its `MonitoredQueue`), one `MonitoredJob` per scheduled job and the
+`MonitoredDatabase`.
 Shared by the alarm and dashboard modules, so none of them imports the construct.
 """
 
@@ -13,8 +14,11 @@ from dataclasses import dataclass
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
+
+from l3_constructs.limits import Engine
 
 #: A service name as it appears in construct ids, metric names and descriptions.
 _SERVICE_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
@@ -46,8 +50,13 @@ class MonitoringProps:
     rds_connections_percent: float = 80
     #: max_connections; None: the engine's default for the instance class.
     rds_max_connections: int | None = None
-    #: RDS free storage below this (GiB, as RDS allocates storage).
+    #: RDS free storage below this (GiB, as RDS allocates storage; the instance kind).
     rds_free_storage_gib: float = 5
+    #: Each read replica's (or the Aurora readers' highest) lag above this (seconds) for 3
+    #: consecutive minutes.
+    rds_replica_lag_seconds: float = 60
+    #: Aurora Serverless v2: the writer's capacity in use (% of its max ACUs) for 15 minutes.
+    rds_capacity_percent: float = 90
     #: CloudWatch Logs filter pattern of application error lines, applied to each service's
     #: log group.
     error_log_pattern: str = "?ERROR ?Error ?FATAL"
@@ -67,6 +76,31 @@ class MonitoringProps:
     canary_retention_days: int = 30
     #: None: CloudFormation names the dashboard (names are unique per account).
     dashboard_name: str | None = None
+
+
+@dataclass(frozen=True)
+class MonitoredDatabase:
+    """The database: an instance (and its read replicas), or an Aurora cluster's writer (and
+    readers), and the proxy in front of it."""
+
+    engine: Engine
+    #: The writer's instance class without `db.`, or `serverless` (Aurora Serverless v2).
+    instance_class: str
+    #: The instance kind's instance; None for a cluster.
+    instance: rds.IDatabaseInstance | None = None
+    replicas: tuple[rds.IDatabaseInstance, ...] = ()
+    #: An Aurora cluster's identifier (its metrics' `DBClusterIdentifier`); None for an
+    #: instance.
+    cluster_identifier: str | None = None
+    readers: int = 0
+    #: Aurora Serverless v2: the most ACUs an instance scales to (its max_connections).
+    max_acu: float | None = None
+    #: The RDS Proxy's name (its metrics' `ProxyName`); None without one.
+    proxy_name: str | None = None
+
+    @property
+    def aurora(self) -> bool:
+        return self.cluster_identifier is not None
 
 
 @dataclass(frozen=True)
@@ -141,7 +175,12 @@ def validate(
             raise ValueError("the canary needs an https:// canary_url")
         if not 1 <= props.canary_interval_minutes <= 60:
             raise ValueError("canary_interval_minutes must be between 1 and 60")
-    for name in ("ecs_cpu_percent", "ecs_memory_percent", "rds_cpu_percent"):
+    for name in (
+        "ecs_cpu_percent",
+        "ecs_memory_percent",
+        "rds_cpu_percent",
+        "rds_capacity_percent",
+    ):
         if not 0 < getattr(props, name) <= 100:
             raise ValueError(f"{name} must be a percentage above 0")
     if not 0 < props.rds_connections_percent <= 100:

@@ -65,7 +65,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -96,8 +95,9 @@ from l3_constructs.edge_alarms import (
     EdgeAlarms,
     EdgeAlarmsProps,
 )
-from l3_constructs.limits import Engine, default_max_connections
+from l3_constructs.limits import default_max_connections
 from l3_constructs.monitoring_props import (
+    MonitoredDatabase,
     MonitoredJob,
     MonitoredQueue,
     MonitoredService,
@@ -151,7 +151,9 @@ class PlatformMonitoring(Construct):
 
     Exposes `key` (encrypts the topic and the canary artifacts), `topic`, `slack_channel`
     (None without Slack), `alarms` (the environment-wide ones: `Alb5xx`, `RdsCpu`,
-    `RdsConnections`, `RdsFreeStorage`, `Canary` -> alarm), `service_alarms` (service name
+    `RdsConnections`, the instance kind's `RdsFreeStorage`, `RdsReplica<n>Lag` or
+    `RdsReplicaLag`, `RdsCapacity`, `RdsProxyAvailability` where they apply, `Canary` ->
+    alarm), `service_alarms` (service name
     -> `EcsCpu`, `EcsMemory`, `ErrorLogs`, for a web service `Target5xx`,
     `ResponseTimeP95`, `UnhealthyTargets`, for a worker `DeadLetterMessages`,
     `OldestMessageAge` -> alarm), `job_alarms` (job name -> `SchedulerDeadLetters` ->
@@ -180,9 +182,7 @@ class PlatformMonitoring(Construct):
         services: Sequence[MonitoredService],
         jobs: Sequence[MonitoredJob] = (),
         load_balancer: elbv2.ApplicationLoadBalancer,
-        database: rds.IDatabaseInstance,
-        database_engine: Engine,
-        database_instance_class: str,
+        database: MonitoredDatabase,
         distribution_id: str | None = None,
         web_acl_metric_name: str | None = None,
         edge_alarm_arns: Sequence[str] = (),
@@ -246,7 +246,10 @@ class PlatformMonitoring(Construct):
             self.job_rules[job.name] = self._job_rules(job_scope, job)
 
         max_connections = props.rds_max_connections or default_max_connections(
-            database_engine, database_instance_class
+            database.engine,
+            database.instance_class,
+            aurora=database.aurora,
+            max_acu=database.max_acu,
         )
         db = DatabaseSignals(database)
         self.alarms.update(database_alarms(factory, self, props, db, max_connections))

@@ -3,10 +3,12 @@
 `PlatformMigration` of the service that owns the database schema, and the grants between them
 (database, storage, app secrets, Service Connect).
 
-Services that use the database read its credentials as ECS secrets; the migration task (the
-owning service's image, same secrets) runs during `cdk deploy` before that service may
-change; a rotated password reaches running tasks through a forced new deployment of every
-service that uses the database.
+Services that use the database read its credentials as ECS secrets and its hosts as
+DB_HOST (the proxy, else the writer) and DB_READER_HOST; the migration task (the owning
+service's image, same secrets) connects to the writer itself and runs during `cdk deploy`
+before that service may change; a rotated password (rotated by the rotation function or by
+RDS) reaches running tasks through a forced new deployment of every service that uses the
+database.
 """
 
 from __future__ import annotations
@@ -135,8 +137,18 @@ class ComputeStack(PlatformStack):
             "DB_USERNAME": ecs.Secret.from_secrets_manager(db_secret, "username"),
             "DB_PASSWORD": ecs.Secret.from_secrets_manager(db_secret, "password"),
         }
+        # DB_HOST: the proxy where there is one, else the writer; DB_READER_HOST: the
+        # readers (DB_HOST when there are none). The migration reaches the writer itself.
         self._db_environment = {
-            "DB_HOST": database.instance.db_instance_endpoint_address,
+            "DB_HOST": database.host,
+            "DB_READER_HOST": database.reader_host,
+            "DB_PORT": str(database.port),
+            "DB_NAME": config.database.database_name,
+            # Through the proxy, clients authenticate with an IAM token, not the password.
+            **({"DB_AUTH": "iam"} if database.iam_auth_required else {}),
+        }
+        migration_environment = {
+            "DB_HOST": database.writer_host,
             "DB_PORT": str(database.port),
             "DB_NAME": config.database.database_name,
         }
@@ -200,7 +212,7 @@ class ComputeStack(PlatformStack):
             cluster=self.cluster.cluster,
             image=owner.image,
             image_id=owner.image_id,
-            environment=self._db_environment,
+            environment=migration_environment,
             secrets=self._db_secrets,
             vpc=network.vpc,
             subnets=task_subnets,
@@ -212,17 +224,19 @@ class ComputeStack(PlatformStack):
         # and the service stays on its old task definition. Other services do not wait.
         owner.service.node.add_dependency(self.migration.resource)
         database.grant_secret_read(self.migration.task_definition.obtain_execution_role())
-        database.allow_connections_from(self.migration.security_group, "The migration task")
+        database.allow_writer_connections_from(self.migration.security_group, "The migration task")
         for name, platform_service in self.services.items():
             if services[name].database:
                 role = platform_service.task_definition.obtain_execution_role()
                 database.grant_secret_read(role)
+                database.grant_connect(platform_service.task_definition.task_role)
                 database.allow_connections_from(platform_service.security_group, f"Service {name}")
                 self._redeploy_on_rotation(database, name, platform_service)
         # A job reads the password when each run starts: no redeploy needed.
         for name, job in self.jobs.items():
             if services[name].database:
                 database.grant_secret_read(job.task_definition.obtain_execution_role())
+                database.grant_connect(job.task_definition.task_role)
                 database.allow_connections_from(job.security_group, f"Job {name}")
             CfnOutput(
                 self,

@@ -7,7 +7,8 @@ from typing import Any
 from constructs import Construct
 
 from config.models import EnvironmentConfig
-from l3_constructs.database import DatabaseProps, PlatformDatabase
+from l3_constructs.database import PlatformDatabase
+from l3_constructs.database_props import DatabaseProps, ServerlessProps
 from l3_constructs.network import PlatformNetwork
 from stacks.base import PlatformStack
 
@@ -28,12 +29,21 @@ class DatabaseStack(PlatformStack):
             self,
             "Database",
             props=DatabaseProps(
+                kind=db.kind,
                 engine=db.engine,
                 engine_version=db.engine_version,
                 instance_type=db.instance_type,
                 allocated_storage_gb=db.allocated_storage_gb,
                 max_allocated_storage_gb=db.max_allocated_storage_gb,
                 multi_az=db.multi_az,
+                read_replicas=db.read_replicas,
+                readers=db.readers,
+                serverless=ServerlessProps(
+                    min_acu=db.serverless.min_acu,
+                    max_acu=db.serverless.max_acu,
+                    auto_pause_seconds=db.serverless.auto_pause_seconds,
+                ),
+                availability_zones=tuple(config.network.availability_zones),
                 backup_retention_days=db.backup_retention_days,
                 backup_window=db.backup_window,
                 maintenance_window=db.maintenance_window,
@@ -41,14 +51,16 @@ class DatabaseStack(PlatformStack):
                 removal_policy=db.removal_policy,
                 port=db.port,
                 database_name=db.database_name,
+                credentials=db.credentials,
                 rotation_days=db.rotation_days,
+                proxy=db.proxy,
                 performance_insights=db.performance_insights,
                 monitoring_interval_seconds=db.monitoring_interval_seconds,
                 log_retention_days=db.log_retention_days,
             ),
             vpc=network.vpc,
             subnets=network.isolated_subnets,
-            # The rotation function reaches Secrets Manager through NAT or, without NAT,
-            # through the secretsmanager endpoint (config enforces it).
+            # The rotation function (rotated_by_lambda) reaches Secrets Manager through NAT
+            # or, without NAT, through the secretsmanager endpoint (config enforces it).
             rotation_subnets=network.private_subnets,
         )

@@ -3,13 +3,14 @@
 It reads every service (its ECS service, log group, serving target groups and, for a worker,
 its queue, with the oldest-message threshold from config), every job (its task definition
 family, state machine and schedule dead-letter queue) and the load balancer from Compute,
-the instance from Database, and the distribution id, web ACL metric name and edge alarms
-from Edge (us-east-1, whose alarm state changes reach this stack's topic through
-EventBridge). Compute never depends on Monitoring: the job-failure rules live here, on the
-events ECS and Step Functions publish anyway. The canary calls the default web service's
-health path unless `observability.canary.path` names another. The environment's monthly
-budget (`cost.budget_usd`, on its `Environment` tag) pages the same topic, and the stack's
-metadata carries the budget and usage assumptions `make cost` prices with.
+the database (the instance and its replicas, or the cluster, and the proxy) from Database,
+and the distribution id, web ACL metric name and edge alarms from Edge (us-east-1, whose
+alarm state changes reach this stack's topic through EventBridge). Compute never depends on
+Monitoring: the job-failure rules live here, on the events ECS and Step Functions publish
+anyway. The canary calls the default web service's health path unless
+`observability.canary.path` names another. The environment's monthly budget
+(`cost.budget_usd`, on its `Environment` tag) pages the same topic, and the stack's metadata
+carries the budget and usage assumptions `make cost` prices with.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from constructs import Construct
 from config.cost import COST_METADATA_TYPE, cost_metadata
 from config.models import EnvironmentConfig
 from l3_constructs.budget import BudgetProps, PlatformBudget
+from l3_constructs.database import PlatformDatabase
+from l3_constructs.monitoring_props import MonitoredDatabase
 from l3_constructs.observability import (
     MonitoredJob,
     MonitoredQueue,
@@ -66,6 +69,8 @@ class MonitoringStack(PlatformStack):
                 rds_connections_percent=t.rds_connections_percent,
                 rds_max_connections=t.rds_max_connections,
                 rds_free_storage_gib=t.rds_free_storage_gb,
+                rds_replica_lag_seconds=t.rds_replica_lag_seconds,
+                rds_capacity_percent=t.rds_capacity_percent,
                 error_log_pattern=o.error_log_pattern,
                 error_logs_per_5_minutes=t.error_logs_per_5_minutes,
                 dashboard=o.dashboard,
@@ -102,9 +107,7 @@ class MonitoringStack(PlatformStack):
                 for name, job in compute.jobs.items()
             ],
             load_balancer=compute.load_balancer.load_balancer,
-            database=database.database.instance,
-            database_engine=config.database.engine,
-            database_instance_class=config.database.instance_type,
+            database=_monitored(config, database.database),
             distribution_id=edge.edge.distribution.distribution_id,
             web_acl_metric_name=edge.edge.web_acl_metric_name,
             edge_alarm_arns=edge.alarms.alarm_arns,
@@ -129,3 +132,17 @@ class MonitoringStack(PlatformStack):
                 config.cost, region=config.region, environment_tag=config.tags.environment
             ),
         )
+
+
+def _monitored(config: EnvironmentConfig, database: PlatformDatabase) -> MonitoredDatabase:
+    db = config.database
+    return MonitoredDatabase(
+        engine=db.engine,
+        instance_class=db.instance_type,
+        instance=database.instance,
+        replicas=tuple(database.replicas),
+        cluster_identifier=database.cluster.cluster_identifier if database.cluster else None,
+        readers=db.readers,
+        max_acu=db.serverless.max_acu if db.serverless_instances else None,
+        proxy_name=database.proxy.proxy.db_proxy_name if database.proxy else None,
+    )

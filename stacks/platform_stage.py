@@ -6,6 +6,7 @@ from aws_cdk import Environment, Stack, Stage, Tags
 from constructs import Construct
 
 from config.models import EnvironmentConfig
+from stacks.backup_stack import BackupCopyStack, BackupStack
 from stacks.compute_stack import ComputeStack
 from stacks.database_stack import DatabaseStack
 from stacks.edge_stack import EdgeStack
@@ -28,6 +29,26 @@ class PlatformStage(Stage):
         self.config = config
         self.network = NetworkStack(self, "Network", config=config)
         self.database = DatabaseStack(self, "Database", config=config, network=self.network.network)
+        # AWS Backup of the database (and its copies' vault in a second region), where config
+        # asks for it.
+        backup = config.database.backup
+        self.backup_copy = (
+            BackupCopyStack(self, "BackupCopy", config=config, backup=backup)
+            if backup and backup.copy_to_region
+            else None
+        )
+        self.backup = (
+            BackupStack(
+                self,
+                "Backup",
+                config=config,
+                backup=backup,
+                database=self.database.database,
+                copy=self.backup_copy,
+            )
+            if backup
+            else None
+        )
         # The application's files, where config asks for them.
         self.storage = (
             StorageStack(self, "Storage", config=config, storage=config.storage)

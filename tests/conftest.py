@@ -41,7 +41,11 @@ NEW_STAGE_CIDR = "10.40.0.0/16"
 #: way `make synth CONFIG=examples/<name>` builds it; the session synthesizes them too.
 EXAMPLES = tuple(sorted(p for p in (ROOT / "examples").iterdir() if any(p.glob("*.yaml"))))
 #: The stages of each example, by its directory name.
-EXAMPLE_STAGES = {"ec2-capacity": ("Ec2Dev", "Ec2Staging", "Ec2Prod")}
+EXAMPLE_STAGES = {
+    "ec2-capacity": ("Ec2Dev", "Ec2Staging", "Ec2Prod"),
+    "serverless-db": ("ServerlessTest", "ServerlessProd"),
+    "minimal": ("Minimal",),
+}
 #: Every stage of the session: shipped, Dev, and the examples' (tested in their own modules).
 ALL_STAGES = (*SHIPPED_STAGES, NEW_STAGE, *(s for st in EXAMPLE_STAGES.values() for s in st))
 
@@ -117,6 +121,9 @@ def make_config_dir(target: Path) -> Path:
     # `cdk deploy` publishes the static files itself.
     dev["pipeline"] = None
     dev["storage"] = DEV_STORAGE
+    # An RDS Proxy in front of the instance (RDS-managed credentials, as Test's), which no
+    # shipped environment uses (issue 14).
+    dev["database"] = {**dev["database"], "proxy": True}
     dev["services"] = {
         name: {**dev["services"].get(name, {}), **service} for name, service in DEV_SERVICES.items()
     } | {name: s for name, s in dev["services"].items() if name not in DEV_SERVICES}

@@ -58,6 +58,8 @@ def joined(value: Any) -> str:
 ALL_STACKS = (
     "Network",
     "Database",
+    "BackupCopy",
+    "Backup",
     "Storage",
     "Compute",
     "Edge",
@@ -68,9 +70,13 @@ ALL_STACKS = (
 
 
 def expected_stacks(config: EnvironmentConfig) -> tuple[str, ...]:
-    """The stacks `config` asks for: Storage with `storage`, Pipeline with a `pipeline`,
-    Security with a switch on."""
+    """The stacks `config` asks for: Backup with `database.backup` (BackupCopy with its
+    `copy_to_region`), Storage with `storage`, Pipeline with a `pipeline`, Security with a
+    switch on."""
+    backup = config.database.backup
     optional = {
+        "Backup": backup is not None,
+        "BackupCopy": backup is not None and backup.copy_to_region is not None,
         "Storage": config.storage is not None,
         "Pipeline": config.pipeline is not None,
         "Security": config.security.enabled,

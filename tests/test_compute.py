@@ -71,6 +71,14 @@ def _environment(container: dict[str, Any]) -> dict[str, Any]:
     return {e["Name"]: e["Value"] for e in container.get("Environment", [])}
 
 
+def _database_secret(config: EnvironmentConfig) -> str:
+    """What names the database secret in the output Compute reads its ARN from: the
+    generated secret (its attachment), or the master-user secret RDS manages."""
+    if config.database.credentials == "managed_by_rds":
+        return "MasterUserSecretSecretArn"
+    return "DatabaseInstanceSecret"
+
+
 def _output_ref(value: Any) -> str:
     """The output name a `Fn::GetStackOutput` reads (cross-stack references)."""
     return str(value["Fn::GetStackOutput"]["OutputName"])
@@ -261,7 +269,7 @@ def test_secrets_are_ecs_secrets_never_plain_values(synth: Synth, stage: str, na
     if s.database:
         for variable, field in (("DB_USERNAME", ":username::"), ("DB_PASSWORD", ":password::")):
             secret_ref, suffix = secrets[variable]["Fn::Join"][1]
-            assert "DatabaseInstanceSecret" in _output_ref(secret_ref)
+            assert _database_secret(synth.configs[stage]) in _output_ref(secret_ref)
             assert suffix == field
     for variable, secret in s.secrets.items():
         value = json.dumps(secrets[variable])
@@ -297,7 +305,7 @@ def test_execution_role_reads_exactly_its_own_secrets(synth: Synth, stage: str, 
     template = _t(synth, stage)
     mine = _readable_secrets(template, name)
     s = config.services[name]
-    assert (any("DatabaseInstanceSecret" in r for r in mine)) is s.database
+    assert (any(_database_secret(config) in r for r in mine)) is s.database
     for secret in s.secrets.values():
         key = secret.ssm or ("AppSecretsCreated" if secret.create else str(secret.secrets_manager))
         key = key.removeprefix("arn:aws:secretsmanager:ap-northeast-1:111111111111:secret:")
@@ -904,13 +912,24 @@ def test_database_admits_only_its_services_and_the_migration(synth: Synth, stage
     migration_sg = ref_id(
         props(only(template, "Custom::DatabaseMigration")[1])["SecurityGroups"][0]
     )
-    to_database = [
-        props(r)
-        for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
-        if "DatabaseSecurityGroup" in json.dumps(props(r)["GroupId"])
-    ]
-    assert {ref_id(r["SourceSecurityGroupId"]) for r in to_database} == users | {migration_sg}
-    assert all((r["FromPort"], r["ToPort"]) == (port, port) for r in to_database)
+
+    def admitted(group: str) -> list[dict[str, Any]]:
+        return [
+            props(r)
+            for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+            if f"{group}SecurityGroup" in json.dumps(props(r)["GroupId"])
+        ]
+
+    # The migration reaches the writer itself; the services go through the proxy, where
+    # there is one (which the database admits in its own stack), else to the database.
+    to_database, to_proxy = admitted("Database"), admitted("DatabaseProxy")
+    if config.database.proxy:
+        assert {ref_id(r["SourceSecurityGroupId"]) for r in to_database} == {migration_sg}
+        assert {ref_id(r["SourceSecurityGroupId"]) for r in to_proxy} == users
+    else:
+        assert {ref_id(r["SourceSecurityGroupId"]) for r in to_database} == users | {migration_sg}
+        assert to_proxy == []
+    assert all((r["FromPort"], r["ToPort"]) == (port, port) for r in to_database + to_proxy)
 
 
 @pytest.mark.parametrize("stage", STAGES)

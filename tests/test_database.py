@@ -65,6 +65,10 @@ def test_shipped_prod_and_test_database_settings(synth: Synth) -> None:
         False,
         "destroy",
     )
+    # Test: RDS rotates its own secret (no rotation function); Stage and Prod keep theirs.
+    assert test.credentials == "managed_by_rds"
+    assert prod.credentials == synth.configs["Stage"].database.credentials == "rotated_by_lambda"
+    assert not any(synth.configs[s].database.proxy for s in SHIPPED_STAGES)
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -106,6 +110,23 @@ def test_credentials_in_secrets_manager_with_the_key_and_rotation(synth: Synth, 
     db = synth.configs[stage].database
     template = synth.template(stage, "Database")
     (key_id,) = resources(template, "AWS::KMS::Key")
+    _, instance = _instance(synth, stage)
+    if db.credentials == "managed_by_rds":
+        # RDS's own master-user secret, encrypted with the database's key and rotated by RDS:
+        # no secret, password, rotation function or schedule in the template.
+        p = props(instance)
+        assert p["ManageMasterUserPassword"] is True
+        assert ref_id(p["MasterUserSecret"]["KmsKeyId"]) == key_id
+        assert "MasterUserPassword" not in p
+        for absent in (
+            "AWS::SecretsManager::Secret",
+            "AWS::SecretsManager::RotationSchedule",
+            "AWS::SecretsManager::SecretTargetAttachment",
+            "AWS::Serverless::Application",
+        ):
+            assert resources(template, absent) == {}, absent
+        assert not [k for k in template["Resources"] if "Rotation" in k]
+        return
     ((secret_id, secret),) = resources(template, "AWS::SecretsManager::Secret").items()
     assert ref_id(props(secret)["KmsKeyId"]) == key_id
     assert "GenerateSecretString" in props(secret)

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from config.models import ENGINE_VERSIONS
-from l3_constructs.database import DatabaseProps, _engine
+from config.database import ENGINE_VERSIONS
+from l3_constructs.database_props import DatabaseProps, instance_engine
 from tests.conftest import Synth
 
 ACCEPTED = [(engine, major) for engine, majors in ENGINE_VERSIONS.items() for major in majors]
@@ -20,7 +20,7 @@ ACCEPTED = [(engine, major) for engine, majors in ENGINE_VERSIONS.items() for ma
 def test_accepted_major_becomes_a_full_version(synth: Synth, engine: str, major: str) -> None:
     del synth  # waited for: the session synth may still be using jsii in its thread
     props = DatabaseProps(engine=engine, engine_version=major)  # type: ignore[arg-type]
-    version = _engine(props).engine_version
+    version = instance_engine(props).engine_version
     assert version is not None
     assert version.full_version is not None
     # A bare major ("14", "8.0") is no version RDS or CloudFormation can create.

@@ -80,7 +80,8 @@ def test_service_connect_data_queues_and_jobs(synth: Synth, stage: str) -> None:
     config = synth.configs[stage]
     graph = _graph(synth, stage)
     edges = _edges(graph)
-    database = _node(graph, f"RDS {config.database.engine}")
+    kind = config.database.kind
+    database = _node(graph, f"RDS {config.database.engine}" if kind == "instance" else "Aurora ")
     assert graph.nodes[database].stack == "Database"
     assert graph.nodes[database].shape == "db"
     for name, service in config.services.items():

@@ -399,13 +399,19 @@ def test_security_group_only_https_out_and_the_database(synth: Synth, stage: str
         if not job.database:
             assert egress == []
             continue
-        # The database admits the job on its port, the one the task is given as DB_PORT.
+        # The database (its proxy, where there is one) admits the job on its port, the one
+        # the task is given as DB_PORT.
         _, task = _task(template, name)
         environment = {e["Name"]: e["Value"] for e in _container(task)["Environment"]}
         port = int(environment["DB_PORT"])
         (rule,) = egress
         assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", port, port)
-        assert "DatabaseSecurityGroup" in _rendered(rule["DestinationSecurityGroupId"])
+        destination = (
+            "DatabaseProxySecurityGroup"
+            if synth.configs[stage].database.proxy
+            else "DatabaseSecurityGroup"
+        )
+        assert destination in _rendered(rule["DestinationSecurityGroupId"])
 
 
 # --------------------------------------------------------------------------- roles

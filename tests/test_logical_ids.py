@@ -19,10 +19,16 @@ STAGES = (*SHIPPED_STAGES, NEW_STAGE)
 #: CDK names the generated database secret after its full path (stage included) plus a
 #: hash of the password rules, so its id is pinned per stage.
 _SECRET_SUFFIX = "3fdaad7efa858a3daf9490cf0a702aeb"
+#: Only while the password is CloudFormation's: with `database.credentials: managed_by_rds`
+#: (Test, and Dev made from it, since issue 14) RDS keeps the password in a secret of its own
+#: and this one is gone on purpose (`test_managed_credentials_leave_no_generated_secret`).
 SECRET_IDS = {
-    "Test": f"TestDatabaseInstanceSecret51B611F4{_SECRET_SUFFIX}",
     "Stage": f"StageDatabaseInstanceSecretBB7462F0{_SECRET_SUFFIX}",
     "Prod": f"ProdDatabaseInstanceSecret36693E93{_SECRET_SUFFIX}",
+}
+#: The generated secrets the stages on RDS-managed credentials had before the switch.
+RETIRED_SECRET_IDS = {
+    "Test": f"TestDatabaseInstanceSecret51B611F4{_SECRET_SUFFIX}",
     NEW_STAGE: f"DevDatabaseInstanceSecret6B065A72{_SECRET_SUFFIX}",
 }
 
@@ -112,7 +118,7 @@ STATEFUL_TYPES = {type_name for _, type_name in PINNED}
 def _pinned(stage: str, stack: str, type_name: str) -> set[str]:
     pinned = PINNED.get((stack, type_name))
     if isinstance(pinned, dict):
-        return {pinned[stage]}
+        return {pinned[stage]} if stage in pinned else set()
     if isinstance(pinned, frozenset):
         return set(pinned)
     return {pinned} if pinned else set()
@@ -169,3 +175,15 @@ BY_CONFIG |= {
     ("Compute", "AWS::Logs::LogGroup"),
     ("Compute", "AWS::SecretsManager::Secret"),
 }
+
+
+@pytest.mark.parametrize("stage", sorted(RETIRED_SECRET_IDS))
+def test_managed_credentials_leave_no_generated_secret(synth: Synth, stage: str) -> None:
+    """Test (and Dev) moved to RDS-managed credentials: the generated secret is gone, not
+    renamed, and nothing else holds the password in the Database stack."""
+    assert synth.configs[stage].database.credentials == "managed_by_rds"
+    template = synth.template(stage, "Database")
+    assert RETIRED_SECRET_IDS[stage] not in template["Resources"]
+    assert not resources(template, "AWS::SecretsManager::Secret")
+    (instance,) = resources(template, "AWS::RDS::DBInstance").values()
+    assert instance["Properties"]["ManageMasterUserPassword"] is True

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from config.models import EnvironmentConfig
 from config.service_parts import TRAFFIC_SHIFTING
 from config.services import QUEUE_VARIABLE, Service
 from l3_constructs.limits import CLOUDFRONT_REGION, default_max_connections
@@ -43,6 +44,12 @@ QUEUE_METRICS = {
 FAILED_STATUSES = {"FAILED", "TIMED_OUT", "ABORTED"}
 #: The environment-wide alarms (construct ids directly under the monitoring construct).
 ENVIRONMENT_ALARMS = ("Alb5xx", "RdsCpu", "RdsConnections", "RdsFreeStorage", "Canary")
+
+
+def _environment_alarm_names(config: EnvironmentConfig) -> set[str]:
+    """ENVIRONMENT_ALARMS and the database options' (tests/test_database_monitoring.py):
+    here a proxy's (Dev)."""
+    return set(ENVIRONMENT_ALARMS) | ({"RdsProxyAvailability"} if config.database.proxy else set())
 
 
 def _t(synth: Synth, stage: str) -> dict[str, Any]:
@@ -256,7 +263,7 @@ def test_environment_wide_alarms_have_their_configured_thresholds(synth: Synth, 
         "RdsFreeStorage": (t.rds_free_storage_gb * 2**30, "LessThanThreshold"),
         "Canary": (100, "LessThanThreshold"),
     }
-    assert set(alarms) == set(ENVIRONMENT_ALARMS)
+    assert set(alarms) == _environment_alarm_names(config)
     for name, (threshold, operator) in expected.items():
         assert alarms[name]["Threshold"] == threshold, name
         assert alarms[name]["ComparisonOperator"] == operator, name
@@ -286,7 +293,7 @@ def test_every_service_has_its_alarms_with_the_configured_thresholds(
         "TargetResponseTime": t.response_time_p95_ms / 1000,
         "UnHealthyHostCount": t.unhealthy_targets,
     }
-    total = len(ENVIRONMENT_ALARMS)
+    total = len(_environment_alarm_names(config))
     for name, service in _services(synth, stage).items():
         error_metric = f"ErrorLogEvents-{name}"
         expected = {**ECS_METRICS, error_metric: "ErrorLogs"}
@@ -434,7 +441,10 @@ def test_backends_get_no_target_group_alarms(synth: Synth, stage: str) -> None:
     on_target_groups = {}
     for logical_id, alarm in resources(_t(synth, stage), ALARM).items():
         stats = _metric_stats(props(alarm))
-        if any("TargetGroup" in _dimensions(s) for s in stats):
+        if any(
+            "TargetGroup" in _dimensions(s) and s["Metric"]["Namespace"] == "AWS/ApplicationELB"
+            for s in stats
+        ):
             on_target_groups[logical_id] = props(alarm)["AlarmDescription"]
     # Three per web service (5xx, p95, unhealthy), none for a backend (it has no group).
     assert len(on_target_groups) == 3 * len(web)

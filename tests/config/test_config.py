@@ -191,9 +191,9 @@ def test_shipped_observability_security_and_data_protection() -> None:
         assert config.observability.dashboard is (name != "Test")
         assert config.compute.container_insights == {"Prod": "enabled"}.get(name, "disabled")
         # Interface endpoints only where their absence would break something: none
-        # (Stage and Prod reach AWS through NAT; Test's tasks have public IPs).
-        if name != "Test":
-            assert config.network.interface_endpoints == ()
+        # (Stage and Prod reach AWS through NAT; Test's tasks have public IPs and its
+        # database credentials are RDS-managed, so no rotation function needs one).
+        assert config.network.interface_endpoints == ()
         assert config.observability.alarm_emails == ("platform-team@example.com",)
         # Tracing and the security baseline: Stage and Prod.
         on = name in ("Stage", "Prod")
@@ -1105,7 +1105,10 @@ CASES = [
     case(
         "no-nat-without-secretsmanager-endpoint",
         "test.yaml",
-        put("network.interface_endpoints", ["ecr.api", "ecr.dkr", "logs"]),
+        combine(
+            put("database.credentials", "rotated_by_lambda"),
+            put("network.interface_endpoints", ["ecr.api", "ecr.dkr", "logs"]),
+        ),
         "config/test.yaml: network.interface_endpoints: must include 'secretsmanager' when nat "
         "is 'none': the password-rotation function has no other way to reach Secrets Manager",
     ),
@@ -1969,10 +1972,10 @@ def test_shipped_lists_replace_the_defaults() -> None:
     assert configs["Prod"].network.interface_endpoints == tuple(
         prod_file["network"]["interface_endpoints"]
     )
-    # Test gives no list: it gets the defaults' list as is.
-    assert configs["Test"].network.interface_endpoints == tuple(
-        defaults["network"]["interface_endpoints"]
-    )
+    # An empty list replaces a non-empty default too (Test needs no endpoints).
+    assert defaults["network"]["interface_endpoints"]
+    assert configs["Test"].network.interface_endpoints == ()
+    # Test gives no list of zones: it gets the defaults' list as is.
     assert configs["Test"].network.availability_zones == tuple(
         defaults["network"]["availability_zones"]
     )

@@ -55,9 +55,9 @@ def test_tasks_get_less_memory_than_the_instance_has() -> None:
 
 
 NO_AGENT_ENDPOINTS = (
-    "config/test.yaml: network.interface_endpoints (set in config/defaults.yaml): must include "
-    "ecs, ecs-agent, ecs-telemetry for EC2 capacity without NAT: the ECS agent registers, "
-    "reports and pulls images only through them"
+    "config/test.yaml: network.interface_endpoints: must include ecs, ecs-agent, "
+    "ecs-telemetry, ecr.api, ecr.dkr, logs for EC2 capacity without NAT: the ECS agent "
+    "registers, reports and pulls images only through them"
 )
 EC2_CASES = [
     case(

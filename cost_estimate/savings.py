@@ -7,13 +7,20 @@ estimator would price for the option left out (same price keys, same rules of th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cost_estimate.context import CONTAINER_INSIGHTS_LOG_MB_PER_TASK, CONTAINER_INSIGHTS_METRICS
-from cost_estimate.prices import load_prices
+from cost_estimate.prices import MissingPriceError, load_prices
 from cost_estimate.schedules import HOURS_PER_MONTH
 
 
-def note(usd: float, what: str) -> str:
-    """The sentence an acknowledgment ends with."""
+def note(saving: Callable[[], float], what: str) -> str:
+    """The sentence an acknowledgment ends with: what `saving` computes, or nothing when the
+    price table lacks a price it needs (`make cost` lists that gap; synth never fails on it)."""
+    try:
+        usd = saving()
+    except MissingPriceError:
+        return ""
     return f"Saves about ${usd:,.2f} a month at list prices ({what}; `make cost`)."
 
 
@@ -39,3 +46,11 @@ def nat_gateways(region: str, count: int) -> float:
     table = load_prices(region)
     hourly = table.usd("vpc.nat_gateway_hour") + table.usd("vpc.public_ipv4_hour")
     return count * hourly * HOURS_PER_MONTH
+
+
+def rds_standby(region: str, *, engine: str, instance_class: str, storage_gb: int) -> float:
+    """What a Multi-AZ standby adds to a single RDS instance: its hours and its gp3 storage
+    (Multi-AZ doubles both)."""
+    table = load_prices(region)
+    hourly = table.usd(f"rds.{engine}_instance_hour", f"db.{instance_class}")
+    return hourly * HOURS_PER_MONTH + storage_gb * table.usd("rds.storage_gb_month", "gp3")

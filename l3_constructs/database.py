@@ -515,7 +515,9 @@ class PlatformDatabase(Construct):
                 database,
                 ("AwsSolutions-RDS3", "NIST.800.53.R5-RDSMultiAZSupport"),
                 "Multi-AZ is a per-deployment setting (DatabaseProps.multi_az); this one runs "
-                "a single instance and relies on automated backups and snapshots to recover.",
+                "a single instance and relies on automated backups and snapshots to recover "
+                "(a zone's outage stops the database until it is restored elsewhere)."
+                + (f" {props.cost_note}" if props.cost_note else ""),
             )
             skip_checkov(
                 database,

@@ -77,6 +77,9 @@ class ServerlessProps:
 class DatabaseProps:
     #: `instance`: one RDS instance (and `read_replicas`); `aurora`: an Aurora cluster.
     kind: DatabaseKind = "instance"
+    #: Appended to the acknowledgment of a control this deployment gives up for money (a
+    #: single-AZ instance): what it saves a month.
+    cost_note: str = ""
     engine: Engine = "postgres"
     #: Major version ("16" / "17" for PostgreSQL, "8.0" / "8.4" for MySQL; see
     #: ENGINE_FULL_VERSIONS and AURORA_FULL_VERSIONS) or a full version such as "16.9".

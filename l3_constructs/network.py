@@ -66,6 +66,9 @@ class NetworkProps:
     isolated_mask: int = 24
     interface_endpoints: tuple[str, ...] = ()
     flow_logs: FlowLogProps = FlowLogProps()
+    #: Appended to the acknowledgment of the public subnets' route when `nat` is `none`
+    #: (tasks with public IPs instead of a NAT gateway): what that saves a month.
+    cost_note: str = ""
 
 
 _NAT_GATEWAYS = {"none": 0, "single": 1}
@@ -143,7 +146,7 @@ class PlatformNetwork(Construct):
             )
 
         self._add_flow_logs(props.flow_logs)
-        self._acknowledge_findings()
+        self._acknowledge_findings(props)
 
     def _add_flow_logs(self, props: FlowLogProps) -> None:
         stack = Stack.of(self)
@@ -220,7 +223,7 @@ class PlatformNetwork(Construct):
             "FlowLog", destination=destination, traffic_type=traffic
         )
 
-    def _acknowledge_findings(self) -> None:
+    def _acknowledge_findings(self, props: NetworkProps) -> None:
         for subnet in [
             *self.vpc.public_subnets,
             *self.vpc.private_subnets,
@@ -237,7 +240,13 @@ class PlatformNetwork(Construct):
                 subnet,
                 "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
                 "Public subnets exist to reach the internet: they hold the internet-facing "
-                "load balancer and the NAT gateways (and, without NAT, tasks with public IPs).",
+                "load balancer and the NAT gateways (and, without NAT, tasks with public IPs)."
+                + (
+                    " Without NAT, tasks with public IPs are reachable only through their "
+                    f"security groups, which admit the load balancer alone. {props.cost_note}"
+                    if props.nat == "none" and props.cost_note
+                    else ""
+                ),
             )
         # CDK's handler that removes the default security group's rules (a generic
         # CfnResource, which cdk-nag's Lambda rules do not check).

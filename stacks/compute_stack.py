@@ -577,10 +577,12 @@ def _container_insights_saving(config: EnvironmentConfig) -> str:
     running = [s for s in config.services.values() if s.kind != "job" and s.capacity.desired]
     tasks = sum(s.capacity.desired for s in running)
     per_task = 2 if config.observability.tracing else 1
-    usd = savings.container_insights(
-        config.region, services=len(running), tasks=tasks, containers=tasks * per_task
+    return savings.note(
+        lambda: savings.container_insights(
+            config.region, services=len(running), tasks=tasks, containers=tasks * per_task
+        ),
+        f"enhanced Container Insights for {tasks} running tasks",
     )
-    return savings.note(usd, f"enhanced Container Insights for {tasks} running tasks")
 
 
 def capacity_provider(

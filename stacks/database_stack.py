@@ -7,6 +7,7 @@ from typing import Any
 from constructs import Construct
 
 from config.models import EnvironmentConfig
+from cost_estimate import savings
 from l3_constructs.database import PlatformDatabase
 from l3_constructs.database_props import DatabaseProps, ServerlessProps
 from l3_constructs.network import PlatformNetwork
@@ -30,6 +31,17 @@ class DatabaseStack(PlatformStack):
             "Database",
             props=DatabaseProps(
                 kind=db.kind,
+                cost_note=savings.note(
+                    lambda: savings.rds_standby(
+                        config.region,
+                        engine=db.engine,
+                        instance_class=db.instance_type,
+                        storage_gb=db.allocated_storage_gb,
+                    ),
+                    "a Multi-AZ standby",
+                )
+                if db.kind == "instance" and not db.multi_az
+                else "",
                 engine=db.engine,
                 engine_version=db.engine_version,
                 instance_type=db.instance_type,

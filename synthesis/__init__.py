@@ -1,0 +1,6 @@
+"""How `app.py` synthesizes: which stages, in how many processes, on which Node settings.
+
+CDK-free (only the standard library): `app.py` decides everything here before the CDK loads.
+
+- `selection`: the context the CDK CLI hands the app, and the stages `-c stage=...` selects.
+"""

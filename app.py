@@ -63,7 +63,7 @@ def main() -> int:
         return 1
     configs = [env.config for env in environments]
     # CDK-free: what to build, and how, is decided before the CDK (and its Node) loads.
-    from synthesis import selection  # noqa: PLC0415
+    from synthesis import node, selection  # noqa: PLC0415
 
     stage_names = [config.stage_name for config in configs]
     context = selection.cli_context(os.environ)
@@ -72,6 +72,7 @@ def main() -> int:
     except selection.SelectionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    node.use_synth_node(os.environ)
     # Imported only now: a bad config is reported before the CDK (and its Node process) loads.
     from stacks.application import build_app  # noqa: PLC0415
 

@@ -3,4 +3,5 @@
 CDK-free (only the standard library): `app.py` decides everything here before the CDK loads.
 
 - `selection`: the context the CDK CLI hands the app, and the stages `-c stage=...` selects.
+- `node`: the Node settings jsii starts the CDK's Node process with (`jsii-node`).
 """

@@ -6,7 +6,10 @@ A bad config stops here, before any construct exists: one line per problem on st
 naming the file and the field, and exit code 1 (no traceback).
 
 `-c stage=Prod` (context; `make deploy STAGE=Prod` passes it) builds that environment only,
-checked exactly as in the whole app; several names separated by commas build those.
+checked exactly as in the whole app; several names separated by commas build those. Without
+it, every stage is built in this process; `PLATFORM_SYNTH_WORKERS=N` builds them in N worker
+processes instead, each running this file with some stages selected, their cloud assemblies
+merged into one (`synthesis/`): slower on two shared cores (README, Speed).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from config.loader import CONFIG_DIR, ConfigError, LoadedEnvironment, load_from
+from config.models import EnvironmentConfig
 
 #: Other directories of environment files to build instead of config/ (`make synth
 #: CONFIG=examples/ec2-capacity`); several, separated by `:`, are built side by side (each
@@ -54,6 +58,15 @@ def load(directories: Sequence[Path]) -> tuple[LoadedEnvironment, ...]:
     return tuple(environments)
 
 
+def stage_cost(config: EnvironmentConfig) -> float:
+    """A stage's relative synthesis cost, to spread stages over workers: its stacks and
+    workloads, which is where the constructs and the checked templates come from."""
+    stacks = 5 + sum(
+        (config.storage is not None, config.pipeline is not None, config.security.enabled)
+    )
+    return float(stacks + len(config.services))
+
+
 def main() -> int:
     try:
         environments = load(config_dirs(os.environ.get(CONFIG_VARIABLE)))
@@ -63,15 +76,27 @@ def main() -> int:
         return 1
     configs = [env.config for env in environments]
     # CDK-free: what to build, and how, is decided before the CDK (and its Node) loads.
-    from synthesis import node, selection  # noqa: PLC0415
+    from synthesis import node, parallel, selection  # noqa: PLC0415
 
     stage_names = [config.stage_name for config in configs]
     context = selection.cli_context(os.environ)
     try:
         selected = selection.selected_stages(context, stage_names)
-    except selection.SelectionError as exc:
+        workers = 1 if selected else parallel.worker_count(os.environ, len(configs))
+    except (selection.SelectionError, parallel.WorkersError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    outdir = os.environ.get(selection.OUTDIR_ENV)
+    if workers > 1 and outdir:
+        groups = parallel.plan([(c.stage_name, stage_cost(c)) for c in configs], workers)
+        return parallel.synthesize(
+            Path(__file__).resolve(),
+            groups,
+            outdir=Path(outdir),
+            context=context,
+            environ=os.environ,
+            stage_order=stage_names,
+        )
     node.use_synth_node(os.environ)
     # Imported only now: a bad config is reported before the CDK (and its Node process) loads.
     from stacks.application import build_app  # noqa: PLC0415

@@ -375,6 +375,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         _SYNTH.start()
 
 
+def _synth_order(item: pytest.Item) -> int:
+    fixtures = getattr(item, "fixturenames", ())
+    return 2 if "stage_alone" in fixtures else 1 if "synth" in fixtures else 0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that need no synth first, while the synth runs beside them; then those that
+    read the whole app; last those that compare the stage built alone (in file order each)."""
+    items.sort(key=_synth_order)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if any("synth" in getattr(item, "fixturenames", ()) for item in session.items):
         _SYNTH.start()

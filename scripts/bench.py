@@ -267,12 +267,12 @@ def bench(args: argparse.Namespace) -> int:
         cases = _cases(Path(tmp), context, env, args.stage, args.workers)
         print(f"runs per case: {args.runs} (median; 1 warm-up round not counted), side by side")
         for round_index in range(args.runs + 1):
-            for case in cases:
-                elapsed = case.run()
-                if round_index > 0:
-                    case.times.append(elapsed)
+            elapsed = [case.run() for case in cases]
+            if round_index > 0:
+                for case, seconds in zip(cases, elapsed, strict=True):
+                    case.times.append(seconds)
             label = "warm-up" if round_index == 0 else f"round {round_index}/{args.runs}"
-            print(f"  {label}: " + ", ".join(f"{c.times[-1]:.1f}" for c in cases if c.times))
+            print(f"  {label}: " + ", ".join(f"{s:.1f}" for s in elapsed), flush=True)
     tests = [] if args.skip_tests else _time_tests(env, args.skip_linters)
 
     unit, whole3, whole6, stage3, stage6 = cases[:5]
@@ -347,10 +347,18 @@ def _import_profile(env: dict[str, str]) -> None:
 def _stack_profile(env: dict[str, str], stage: str) -> None:
     """One stage built alone in a fresh process (as `-c stage=<stage>` does), timed stack by
     stack, then its synth; from `python -m scripts.bench --profile-worker`."""
-    with tempfile.TemporaryDirectory(prefix="bench-profile-") as outdir:
+    # CDK's own performance counters, which it writes where CDK_PERF_COUNTERS_FILE says when
+    # a synth is slower than the threshold (0: always); they change nothing in the output.
+    context = {**_context(), SLOW_SYNTH_THRESHOLD: 0}
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
         _, output = _run(
             [sys.executable, "-m", "scripts.bench", "--profile-worker", stage],
-            {**env, "CDK_OUTDIR": outdir, "CDK_CONTEXT_JSON": json.dumps(_context())},
+            {
+                **env,
+                "CDK_OUTDIR": str(Path(tmp) / "cdk.out"),
+                "CDK_CONTEXT_JSON": json.dumps(context),
+                PERF_COUNTERS_ENV: str(Path(tmp) / "counters.json"),
+            },
         )
     print(output.rstrip())
 
@@ -410,11 +418,30 @@ def profile_worker(stage: str) -> int:
     print(f"  constructs built                 {built - imported:6.2f} s, by stack:")
     for stack, seconds in timings:
         print(f"    {stack:<14} {seconds:6.2f} s  {resources.get(stack, 0):4d} resources")
-    print(
-        f"  app.synth()                      {done - built:6.2f} s "
-        "(prepare, cdk-nag packs, CloudFormation checks, templates)"
-    )
+    print(f"  app.synth()                      {done - built:6.2f} s")
+    counters_file = Path(os.environ.get(PERF_COUNTERS_ENV, ""))
+    if counters_file.is_file():
+        counters = json.loads(counters_file.read_text())["counters"]
+        print("  CDK's own counters (Node side):")
+        for key, label in _COUNTERS:
+            if key in counters:
+                calls = counters.get(f"{key}(cnt)", 1)
+                shown = f" ({calls} calls)" if calls > 1 else ""
+                print(f"    {label:<46} {counters[key] / 1000:6.2f} s{shown}")
     return 0
+
+
+PERF_COUNTERS_ENV = "CDK_PERF_COUNTERS_FILE"
+SLOW_SYNTH_THRESHOLD = "@aws-cdk/core.slowSynthThreshold"
+_COUNTERS = (
+    ("phase:Load", "Node start to App (CDK's load)"),
+    ("phase:Construction", "App to synth (constructs)"),
+    ("phase:Synthesis", "synth"),
+    ("validateTemplates", "  validation (check engine start, nag, checks)"),
+    ("CloudFormationValidate.validate", "    the template checks themselves"),
+    ("Stack.resolve", "  token resolution"),
+    ("fs.readSync", "Node waiting for Python (jsii's pipe)"),
+)
 
 
 def _resources_by_stack(stage_dir: Path) -> dict[str, int]:
@@ -427,9 +454,34 @@ def _resources_by_stack(stage_dir: Path) -> dict[str, int]:
     return counts
 
 
+def _minimal_profile(env: dict[str, str]) -> None:
+    """The minimal app's own counters: the floor every CDK process of this app pays."""
+    context = {**_context(), SLOW_SYNTH_THRESHOLD: 0}
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+        app = Path(tmp) / "app.py"
+        app.write_text(MINIMAL_APP)
+        counters_file = Path(tmp) / "counters.json"
+        elapsed, _ = _run(
+            [sys.executable, str(app)],
+            {
+                **env,
+                "CDK_OUTDIR": str(Path(tmp) / "cdk.out"),
+                "CDK_CONTEXT_JSON": json.dumps(context),
+                PERF_COUNTERS_ENV: str(counters_file),
+            },
+        )
+        counters = json.loads(counters_file.read_text())["counters"]
+    print(f"minimal app (1 bucket), one fresh process: {elapsed:.2f} s; CDK's counters:")
+    for key, label in _COUNTERS:
+        if key in counters:
+            print(f"    {label:<46} {counters[key] / 1000:6.2f} s")
+
+
 def profile(args: argparse.Namespace) -> int:
     env = _base_env()
     _import_profile(env)
+    print()
+    _minimal_profile(env)
     for stage in args.profile_stages or _stage_names(CONFIG):
         print()
         _stack_profile(env, stage)

@@ -7,6 +7,10 @@ HIPAA and PCI DSS nag packs and a Slack channel selected). So one
 synth also proves that a new file yields a new, nag-clean stage with no code change. The
 example configurations under `examples/` are synthesized in the same app (their stage names
 are their own), so they stay nag-, cfn-lint- and checkov-clean too.
+
+The synth is `python app.py` run the way the CDK CLI runs it, in a process of its own beside
+the tests; then `Test` is built on its own the way `make deploy STAGE=Test` builds it, and
+tests/test_synthesis.py compares the two.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import yaml
@@ -26,6 +32,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 # Same PATH order as the Makefile: jsii must run on the pinned Node 22, not the machine's.
 os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
+# ... and on the Node settings app.py synthesizes with (the standalone-stack tests' jsii).
+from synthesis.node import use_synth_node  # noqa: E402
+
+use_synth_node(os.environ)
 
 from aws_cdk import assertions  # noqa: E402
 
@@ -132,18 +142,46 @@ def make_config_dir(target: Path) -> Path:
 
 
 @dataclass
-class Synth:
-    """The result of the session's single synth."""
+class Assembly:
+    """The session's cloud assembly, read back once the synth is done."""
 
-    configs: dict[str, EnvironmentConfig]
-    outdir: Path
     templates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     #: Stack artifact properties from the manifests (stackName, terminationProtection, tags).
     artifacts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     #: Context look-ups the app asked for (must stay empty: synth runs offline).
     missing_context: list[Any] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
-    _assertions: dict[tuple[str, str], assertions.Template] = field(default_factory=dict)
+
+
+class Synth:
+    """The session's single synth: the configs at once, the assembly (and `outdir`) as soon
+    as the synth is done; reading it before then waits for it."""
+
+    def __init__(self, configs: dict[str, EnvironmentConfig], session: _SessionSynth) -> None:
+        self.configs = configs
+        self._session = session
+        self._assertions: dict[tuple[str, str], assertions.Template] = {}
+
+    @property
+    def outdir(self) -> Path:
+        self._session.assembly()
+        return TEST_ASSEMBLY
+
+    @property
+    def templates(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return self._session.assembly().templates
+
+    @property
+    def artifacts(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return self._session.assembly().artifacts
+
+    @property
+    def missing_context(self) -> list[Any]:
+        return self._session.assembly().missing_context
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return self._session.assembly().report
 
     def template(self, stage: str, stack: str) -> dict[str, Any]:
         return self.templates[(stage, stack)]
@@ -156,11 +194,12 @@ class Synth:
         return self._assertions[key]
 
 
-def _read_assembly(result: Synth) -> None:
+def _read_assembly(outdir: Path) -> Assembly:
+    result = Assembly(report=json.loads((outdir / "validation-report.json").read_text()))
     result.missing_context.extend(
-        json.loads((result.outdir / "manifest.json").read_text()).get("missing", [])
+        json.loads((outdir / "manifest.json").read_text()).get("missing", [])
     )
-    for stage_dir in sorted(result.outdir.glob("assembly-*")):
+    for stage_dir in sorted(outdir.glob("assembly-*")):
         stage = stage_dir.name.removeprefix("assembly-")
         manifest = json.loads((stage_dir / "manifest.json").read_text())
         result.missing_context.extend(manifest.get("missing", []))
@@ -175,69 +214,183 @@ def _read_assembly(result: Synth) -> None:
             }
             template_file = stage_dir / artifact["properties"]["templateFile"]
             result.templates[key] = json.loads(template_file.read_text())
-
-
-def _synthesize() -> Synth:
-    """Synthesize every stage (shipped + Dev) into TEST_ASSEMBLY and read it back."""
-    from stacks.application import build_app  # noqa: PLC0415 - after PATH is set
-
-    with tempfile.TemporaryDirectory() as workdir:
-        environments = load_environments(make_config_dir(Path(workdir)))
-    environments += tuple(env for example in EXAMPLES for env in load_from(example))
-    shutil.rmtree(TEST_ASSEMBLY, ignore_errors=True)
-    TEST_ASSEMBLY.mkdir(parents=True)
-    app = build_app(
-        (env.config for env in environments),
-        context=cdk_json_context(),
-        outdir=str(TEST_ASSEMBLY),
-    )
-    app.synth()
-    result = Synth(
-        configs={env.config.stage_name: env.config for env in environments},
-        outdir=TEST_ASSEMBLY,
-        report=json.loads((TEST_ASSEMBLY / "validation-report.json").read_text()),
-    )
-    _read_assembly(result)
     return result
 
 
-class _BackgroundSynth:
-    """The one synth of the session, started as soon as collection shows a test needs it.
+#: What a synth subprocess may print before the session reports it failed.
+_OUTPUT_TAIL = 60
+#: The stage the session also builds on its own (`-c stage=Test`, what `make deploy
+#: STAGE=Test` synthesizes), after the whole app, on the core the whole app's synth frees.
+ALONE_STAGE = "Test"
+ALONE_ASSEMBLY = ROOT / "build" / "test-assembly-alone"
 
-    The work happens in the jsii Node process; the Python thread only waits on its pipe.
-    Started early, it runs on the second core while the tests that need no synth (config,
-    migration runner, sample app) run, instead of after them. jsii is one process driven
-    through one pipe: a test that calls the CDK itself must request the `synth` fixture
-    first, so it never drives jsii while this thread does.
+
+class _Synthesis:
+    """`python app.py` in its own process, as the CDK CLI runs it (the context of cdk.json,
+    the assembly into `outdir`): started, then waited for."""
+
+    def __init__(self, outdir: Path, env: dict[str, str]) -> None:
+        self.outdir = outdir
+        self._env = env
+        self._process: subprocess.Popen[bytes] | None = None
+        self._output: IO[bytes] | None = None
+        self.error: str | None = None
+
+    def start(self) -> None:
+        shutil.rmtree(self.outdir, ignore_errors=True)
+        self.outdir.mkdir(parents=True)
+        env = {k: v for k, v in os.environ.items() if k != "CONTEXT_OVERFLOW_LOCATION_ENV"}
+        env |= {"CDK_OUTDIR": str(self.outdir)} | self._env
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115 - closed in wait/stop
+        self._process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait(self) -> bool:
+        """Whether it succeeded (else `error` says why); at once if it was waited for."""
+        if self._process is not None:
+            assert self._output is not None
+            code = self._process.wait()
+            self._output.seek(0)
+            output = self._output.read().decode("utf-8", errors="replace")
+            self._output.close()
+            self._process = None
+            if code != 0:
+                tail = "\n".join(output.splitlines()[-_OUTPUT_TAIL:])
+                self.error = f"python app.py ({self.outdir.name}) exited {code}:\n{tail}"
+        return self.error is None
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait()
+        if self._output is not None:
+            self._output.close()
+
+
+class _SessionSynth:
+    """The one synth of the session: the shipped config with `dev.yaml` added and the
+    examples (`PLATFORM_CONFIG` lists the directories), in a process of its own. Then, on
+    the core it frees, `ALONE_STAGE` built on its own from the same directories.
+
+    Started as soon as the session is known to need it (before collection when pytest runs
+    the whole suite, else when collection shows a test needs it), it runs on the other core
+    while this process runs the tests: those that need no synth, and the standalone-stack
+    tests, which use this process's own jsii. A test waits only when it reads the assembly.
     """
 
     def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
-        self._result: Synth | None = None
-        self._error: BaseException | None = None
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._configs: dict[str, EnvironmentConfig] | None = None
+        self._whole: _Synthesis | None = None
+        self._alone: _Synthesis | None = None
+        self._then: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._assembly: Assembly | None = None
+        self._alone_assembly: Assembly | None = None
+
+    def configs(self) -> dict[str, EnvironmentConfig]:
+        if self._configs is None:
+            self._workdir = tempfile.TemporaryDirectory(prefix="test-config-")
+            config_dir = make_config_dir(Path(self._workdir.name))
+            environments = load_environments(config_dir)
+            environments += tuple(env for example in EXAMPLES for env in load_from(example))
+            self._configs = {env.config.stage_name: env.config for env in environments}
+        return self._configs
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="synth", daemon=True)
-            self._thread.start()
+        if self._whole is not None:
+            return
+        self.configs()
+        assert self._workdir is not None
+        sources = [Path(self._workdir.name) / "config", *EXAMPLES]
+        env = {
+            "PLATFORM_CONFIG": os.pathsep.join(str(s) for s in sources),
+            "CDK_CONTEXT_JSON": json.dumps(cdk_json_context()),
+        }
+        alone_context = {**cdk_json_context(), "stage": ALONE_STAGE}
+        self._whole = _Synthesis(TEST_ASSEMBLY, env)
+        self._alone = _Synthesis(
+            ALONE_ASSEMBLY, env | {"CDK_CONTEXT_JSON": json.dumps(alone_context)}
+        )
+        self._whole.start()
+        self._then = threading.Thread(target=self._start_alone, name="synth-alone", daemon=True)
+        self._then.start()
 
-    def _run(self) -> None:
-        try:
-            self._result = _synthesize()
-        except BaseException as exc:  # re-raised in the test thread by result()
-            self._error = exc
+    def _start_alone(self) -> None:
+        assert self._whole is not None
+        assert self._alone is not None
+        if self._whole.wait():
+            with self._lock:
+                if not self._stopped:
+                    self._alone.start()
 
-    def result(self) -> Synth:
+    def assembly(self) -> Assembly:
         self.start()
-        assert self._thread is not None
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
+        assert self._then is not None
+        self._then.join()  # the thread waits for the whole app's synth
+        assert self._whole is not None
+        if not self._whole.wait():
+            pytest.fail(f"the session's synth failed: {self._whole.error}", pytrace=False)
+        if self._assembly is None:
+            self._assembly = _read_assembly(TEST_ASSEMBLY)
+        return self._assembly
+
+    def alone(self) -> Assembly:
+        """`ALONE_STAGE` built on its own (`-c stage=...`), read back."""
+        self.assembly()
+        assert self._alone is not None
+        if not self._alone.wait():
+            pytest.fail(f"the synth of {ALONE_STAGE} alone failed: {self._alone.error}")
+        if self._alone_assembly is None:
+            self._alone_assembly = _read_assembly(ALONE_ASSEMBLY)
+        return self._alone_assembly
+
+    def stop(self) -> None:
+        """At the end of the session: a synth no test waited for is stopped."""
+        with self._lock:
+            self._stopped = True
+        for synthesis in (self._whole, self._alone):
+            if synthesis is not None:
+                synthesis.stop()
+        if self._workdir is not None:
+            self._workdir.cleanup()
 
 
-_SYNTH = _BackgroundSynth()
+_SYNTH = _SessionSynth()
+
+
+def _runs_the_whole_suite(config: pytest.Config) -> bool:
+    """`pytest` as `make pytest` runs it: every test of testpaths, none deselected."""
+    option = config.option
+    return (
+        config.args_source == pytest.Config.ArgsSource.TESTPATHS
+        and not option.keyword
+        and not option.markexpr
+        and not getattr(option, "lf", False)
+        and not getattr(option, "deselect", None)
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _runs_the_whole_suite(session.config):
+        _SYNTH.start()
+
+
+def _synth_order(item: pytest.Item) -> int:
+    fixtures = getattr(item, "fixturenames", ())
+    return 2 if "stage_alone" in fixtures else 1 if "synth" in fixtures else 0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that need no synth first, while the synth runs beside them; then those that
+    read the whole app; last those that compare the stage built alone (in file order each)."""
+    items.sort(key=_synth_order)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -245,7 +398,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _SYNTH.start()
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _SYNTH.stop()
+
+
+@pytest.fixture(scope="session")
+def stage_alone() -> Assembly:
+    """`ALONE_STAGE` synthesized on its own (`-c stage=Test`), as a deploy of it does."""
+    return _SYNTH.alone()
+
+
 @pytest.fixture(scope="session")
 def synth() -> Synth:
-    """The whole app (every shipped stage + Dev), synthesized once; every test reads this."""
-    return _SYNTH.result()
+    """The whole app (every shipped stage, Dev and the examples), synthesized once; every
+    test reads this."""
+    return Synth(_SYNTH.configs(), _SYNTH)

@@ -1,0 +1,10 @@
+"""How `app.py` synthesizes: which stages, in how many processes, on which Node settings.
+
+CDK-free (only the standard library): `app.py` decides everything here before the CDK loads.
+
+- `selection`: the context the CDK CLI hands the app, and the stages `-c stage=...` selects.
+- `node`: the Node settings jsii starts the CDK's Node process with (`jsii-node`).
+- `parallel` (opt-in, `PLATFORM_SYNTH_WORKERS`): the whole app as several worker processes
+  (`app.py` with some stages selected each), their cloud assemblies merged into one
+  (`assembly`).
+"""

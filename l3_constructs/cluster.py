@@ -114,14 +114,7 @@ class PlatformCluster(Construct):
         self.fargate_capacity_providers = fargate_capacity_providers
         self._provider_users: list[Construct] = []
         if fargate_capacity_providers:
-            # An AWS::ECS::ClusterCapacityProviderAssociations, with no default strategy (each
-            # service names its launch type or strategy). CDK adds it in an aspect at
-            # synthesis; a later aspect makes the services that use it depend on it.
             self.cluster.enable_fargate_capacity_providers()
-            Aspects.of(self.cluster).add(
-                _DependOnCapacityProviders(self.cluster, self._provider_users),
-                priority=AspectPriority.READONLY,
-            )
         self.ec2_capacity: Ec2Capacity | None = None
         if ec2_capacity is not None:
             self.ec2_capacity = Ec2Capacity(
@@ -134,11 +127,15 @@ class PlatformCluster(Construct):
                 or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
                 key=self.key,
             )
-            if not fargate_capacity_providers:
-                Aspects.of(self.cluster).add(
-                    _DependOnCapacityProviders(self.cluster, self._provider_users),
-                    priority=AspectPriority.READONLY,
-                )
+        if fargate_capacity_providers or ec2_capacity is not None:
+            # An AWS::ECS::ClusterCapacityProviderAssociations (the Fargate providers and
+            # the EC2 one), with no default strategy (each service names its launch type or
+            # strategy). CDK adds it in an aspect at synthesis; a later aspect makes the
+            # services that use it depend on it.
+            Aspects.of(self.cluster).add(
+                _DependOnCapacityProviders(self.cluster, self._provider_users),
+                priority=AspectPriority.READONLY,
+            )
         # HTTP namespace: Service Connect needs no DNS zone, so nothing is paid per zone.
         self.namespace = servicediscovery.HttpNamespace(
             self,

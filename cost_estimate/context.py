@@ -41,6 +41,20 @@ CONTAINER_INSIGHTS_METRICS = {
     "container": 8,
 }
 CONTAINER_INSIGHTS_LOG_MB_PER_TASK = {"enabled": 50, "enhanced": 150}
+
+
+def container_insights_usage(
+    mode: str, *, services: int, families: int, tasks: float, containers: float
+) -> tuple[float, float]:
+    """(custom metrics, GB of performance logs a month) of a cluster's Container Insights
+    in `mode` (`enabled` or `enhanced`; task and container metrics with `enhanced` only)."""
+    m = CONTAINER_INSIGHTS_METRICS
+    metrics = float(m["cluster"] + m["service"] * services + m["family"] * families)
+    if mode == "enhanced":
+        metrics += m["task"] * tasks + m["container"] * containers
+    return metrics, tasks * CONTAINER_INSIGHTS_LOG_MB_PER_TASK[mode] / 1024
+
+
 XRAY_RESERVOIR_PER_SECOND = 1
 XRAY_SAMPLED_SHARE = 0.05
 EBS_DEFAULT_ROOT_GB = 30

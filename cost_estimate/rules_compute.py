@@ -11,7 +11,6 @@ from typing import Any
 from cost_estimate.assembly import Resource, ref_id, strings, task_definitions_in
 from cost_estimate.context import (
     CONTAINER_INSIGHTS_LOG_MB_PER_TASK,
-    CONTAINER_INSIGHTS_METRICS,
     EBS_DEFAULT_ROOT_GB,
     LAMBDA_SECONDS_PER_RUN,
     STATE_TRANSITIONS_PER_STATE,
@@ -20,6 +19,7 @@ from cost_estimate.context import (
     Context,
     NoChargeError,
     UnpriceableError,
+    container_insights_usage,
 )
 from cost_estimate.instances import memory_gb, vcpus
 from cost_estimate.model import Gap, Kind, LineItem
@@ -214,13 +214,12 @@ def ecs_cluster(res: Resource, ctx: Context) -> Priced:
         td = ctx.target(service, service.properties.get("TaskDefinition"))
         count = len(td.properties.get("ContainerDefinitions") or []) if td else 1
         containers += float(service.properties.get("DesiredCount", 1)) * count
-    m = CONTAINER_INSIGHTS_METRICS
-    metrics = float(m["cluster"] + m["service"] * len(services) + m["family"] * len(families))
+    metrics, log_gb = container_insights_usage(
+        mode, services=len(services), families=len(families), tasks=tasks, containers=containers
+    )
     what = f"cluster, {len(services)} running services, {len(families)} task families"
     if mode == "enhanced":
-        metrics += m["task"] * tasks + m["container"] * containers
         what += f", {tasks:g} tasks, {containers:g} containers"
-    log_gb = tasks * CONTAINER_INSIGHTS_LOG_MB_PER_TASK[mode] / 1024
     return [
         ctx.item(res, category="Monitoring", item=f"Container Insights metrics ({mode})",
                  quantity=metrics, price="cloudwatch.metric_month", kind="fixed",

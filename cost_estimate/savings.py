@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cost_estimate.context import CONTAINER_INSIGHTS_LOG_MB_PER_TASK, CONTAINER_INSIGHTS_METRICS
+from cost_estimate.context import container_insights_usage
 from cost_estimate.prices import MissingPriceError, load_prices
 from cost_estimate.schedules import HOURS_PER_MONTH
 
@@ -28,14 +28,9 @@ def container_insights(region: str, *, services: int, tasks: float, containers: 
     """Enhanced Container Insights of a cluster running `services` services (one task
     family each) with `tasks` tasks of `containers` containers in all."""
     table = load_prices(region)
-    m = CONTAINER_INSIGHTS_METRICS
-    metrics = (
-        m["cluster"]
-        + (m["service"] + m["family"]) * services
-        + m["task"] * tasks
-        + m["container"] * containers
+    metrics, log_gb = container_insights_usage(
+        "enhanced", services=services, families=services, tasks=tasks, containers=containers
     )
-    log_gb = tasks * CONTAINER_INSIGHTS_LOG_MB_PER_TASK["enhanced"] / 1024
     return metrics * table.usd("cloudwatch.metric_month") + log_gb * table.usd(
         "cloudwatch.log_ingest_gb"
     )

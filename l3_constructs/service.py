@@ -91,6 +91,8 @@ class ServiceProps(TaskProps):
     """A service: its task (`TaskProps`), how many run, how they deploy and are reached."""
 
     desired_count: int = 1
+    #: Scaling bounds; `min_count == max_count` (and no backlog scaling): fixed capacity,
+    #: no scalable target or scaling policies.
     min_count: int = 1
     max_count: int = 2
     cpu_target_percent: int = 70
@@ -258,6 +260,20 @@ class PlatformService(Workload):
             cluster.use_capacity_providers(self.service)
         self._attach_service(props)
 
+        self._add_scaling(props, cluster)
+        self._acknowledge_findings(props)
+
+    # --- Scaling ------------------------------------------------------------------------------
+
+    def _add_scaling(self, props: ServiceProps, cluster: PlatformCluster) -> None:
+        """Target tracking on CPU and memory, or on the queue's backlog (a worker)."""
+        if props.min_count == props.max_count and props.backlog_scaling is None:
+            # Fixed capacity: target tracking could never move the count, yet each policy
+            # keeps two CloudWatch alarms ($0.10 each a month). No scalable target either:
+            # with no policy or scheduled action to act on it, it would change nothing (the
+            # service's DesiredCount holds the count); whatever first needs one (a scheduled
+            # action, a policy) adds it.
+            return
         scaling = self.service.auto_scale_task_count(
             min_capacity=props.min_count, max_capacity=props.max_count
         )
@@ -280,7 +296,6 @@ class PlatformService(Workload):
                 scale_in_cooldown=scale_in,
                 scale_out_cooldown=scale_out,
             )
-        self._acknowledge_findings(props)
 
     # --- Scaling on a queue's backlog ---------------------------------------------------------
 

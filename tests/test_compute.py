@@ -490,6 +490,8 @@ def test_scaling_on_cpu_and_memory(synth: Synth, stage: str, name: str) -> None:
     s = synth.configs[stage].services[name]
     if s.kind == "worker":
         pytest.skip("a worker scales on its queue's backlog (tests/test_workers.py)")
+    if s.capacity.min == s.capacity.max:
+        pytest.skip("fixed capacity: no scaling (test_fixed_capacity_has_no_scaling)")
     template = _t(synth, stage)
     _, target = _one(template, name, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert (props(target)["MinCapacity"], props(target)["MaxCapacity"]) == (
@@ -513,6 +515,33 @@ def test_scaling_on_cpu_and_memory(synth: Synth, stage: str, name: str) -> None:
         assert policies[metric]["TargetValue"] == target_value
         assert policies[metric]["ScaleInCooldown"] == s.scaling.scale_in_cooldown_seconds
         assert policies[metric]["ScaleOutCooldown"] == s.scaling.scale_out_cooldown_seconds
+
+
+@pytest.mark.parametrize(("stage", "name"), SERVICES)
+def test_fixed_capacity_has_no_scaling(synth: Synth, stage: str, name: str) -> None:
+    """min = max (and no backlog scaling): no scalable target, no target-tracking policies
+    (their four alarms could never change the count); the service runs `desired` tasks."""
+    s = synth.configs[stage].services[name]
+    template = _t(synth, stage)
+    targets = _of(template, name, "AWS::ApplicationAutoScaling::ScalableTarget")
+    policies = _of(template, name, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    fixed = s.capacity.min == s.capacity.max and s.kind != "worker"
+    assert (not targets and not policies) is fixed
+    if fixed:
+        _, service = _one(template, name, "AWS::ECS::Service")
+        assert props(service)["DesiredCount"] == s.capacity.desired
+
+
+def test_test_web_and_api_run_one_fixed_task(synth: Synth) -> None:
+    """Issue 15 (cost): Test's web and api are fixed at one task: no scaling policies."""
+    template = _t(synth, "Test")
+    for name in ("web", "api"):
+        assert not _of(template, name, "AWS::ApplicationAutoScaling::ScalableTarget"), name
+        assert not _of(template, name, "AWS::ApplicationAutoScaling::ScalingPolicy"), name
+        _, service = _one(template, name, "AWS::ECS::Service")
+        assert props(service)["DesiredCount"] == 1
+    # Prod still scales its web service on CPU and memory.
+    assert len(_of(_t(synth, "Prod"), "web", "AWS::ApplicationAutoScaling::ScalingPolicy")) == 2
 
 
 @pytest.mark.parametrize(("stage", "name"), SERVICES)

@@ -161,3 +161,47 @@ def test_origin_secret_is_replicated_only_to_another_region() -> None:
     origin = CloudFrontOrigin(header_name="X-Origin-Verify", secret_replica_region="us-east-1")
     assert replica_regions(origin, "ap-northeast-1") == ["us-east-1"]
     assert replica_regions(origin, "us-east-1") == []
+
+
+def test_fixed_capacity_gets_no_scaling(synth: Synth) -> None:
+    """min = max: no scalable target and no CPU / memory target tracking (each policy keeps
+    two CloudWatch alarms that could never change the count); min < max: both policies."""
+    del synth  # waited for: jsii is one process
+    stack, cluster, _, vpc = standalone_platform(
+        "FixedCapacity", nat_gateways=1, app_context=cdk_json_context()
+    )
+    private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+    for name, (low, high) in {"fixed": (2, 2), "scaled": (1, 3)}.items():
+        PlatformService(
+            stack,
+            name,
+            props=ServiceProps(
+                name=name, image=_IMAGE, min_count=low, desired_count=low, max_count=high
+            ),
+            cluster=cluster,
+            vpc=vpc,
+            task_subnets=private,
+            secrets={},
+        )
+    template = dict(assertions.Template.from_stack(stack).to_json())
+    services = resources(template, "AWS::ECS::Service")
+    assert {k[:5]: props(v)["DesiredCount"] for k, v in services.items()} == {
+        "fixed": 2,
+        "scale": 1,
+    }
+    targets = resources(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert [(props(t)["MinCapacity"], props(t)["MaxCapacity"]) for t in targets.values()] == [
+        (1, 3)
+    ]
+    assert all(k.startswith("scaled") for k in targets)
+    policies = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    assert len(policies) == 2
+    assert all(k.startswith("scaled") for k in policies)
+    assert {
+        props(p)["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
+            "PredefinedMetricType"
+        ]
+        for p in policies.values()
+    } == {"ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization"}
+    # No alarm of the fixed service's own (the scaled one's come with its policies, unseen).
+    assert not [k for k in resources(template, "AWS::CloudWatch::Alarm") if k.startswith("fixed")]

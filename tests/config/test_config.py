@@ -1870,6 +1870,23 @@ def test_two_branch_trusted_releases_of_one_repository(config_dir: Path) -> None
     assert (release.github_actions.trust, release.github_actions.environment) == ("branch", None)
 
 
+def test_fixed_capacity_min_equal_to_max_is_accepted(config_dir: Path) -> None:
+    """min = desired = max: fixed capacity (no scaling policies, l3_constructs/service.py)."""
+    edit_yaml(
+        config_dir / "stage.yaml", put("services.web.capacity", {"min": 3, "desired": 3, "max": 3})
+    )
+    web = by_stage(load_environments(config_dir))["Stage"].services["web"]
+    assert (web.capacity.min, web.capacity.desired, web.capacity.max) == (3, 3, 3)
+
+
+def test_shipped_test_services_are_fixed_at_one_task() -> None:
+    """Issue 15 (cost): Test's web and api run one task each, fixed (no scaling alarms)."""
+    services = by_stage(load_environments(SHIPPED_CONFIG))["Test"].services
+    for name in ("web", "api"):
+        c = services[name].capacity
+        assert (c.min, c.desired, c.max) == (1, 1, 1), name
+
+
 # --------------------------------------------------------------------------- a new environment
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, EmailStr, Field, StrictBool, StrictInt, StrictStr
 
 from config.primitives import ConfigModel, RetentionDays, pattern, unique
 from config.service_parts import Percent
+from l3_constructs.limits import canary_interval
 
 _SLACK_WORKSPACE_RE = re.compile(r"^T[A-Z0-9]{8,}$")
 _SLACK_CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{8,}$")
@@ -69,8 +70,12 @@ class Canary(ConfigModel):
     """A CloudWatch Synthetics canary calling the health path through CloudFront."""
 
     enabled: StrictBool = Field(True, description="Run the canary (and alarm on it).")
-    interval_minutes: Annotated[StrictInt, Field(ge=1, le=60)] = Field(
-        5, description="Minutes between runs."
+    interval_minutes: Annotated[
+        StrictInt, Field(ge=1, le=1440), AfterValidator(canary_interval)
+    ] = Field(
+        5,
+        description="Minutes between runs: 1 to 60 (a rate), or 120, 180, 240, 360, 480, 720 "
+        "or 1440 (a UTC cron every 2 to 24 hours, from midnight).",
     )
     path: Annotated[StrictStr, Field(pattern=r"^/[\x21-\x7e]*$")] | None = Field(
         None,

@@ -82,6 +82,25 @@ LOG_RETENTION_DAYS = (
     2557, 2922, 3288, 3653,
 )  # fmt: skip
 
+#: Canary intervals (minutes): Synthetics `rate()` runs every 1 to 60 minutes; longer
+#: intervals are a UTC `cron()` every N hours, N a whole number dividing 24 (so the runs
+#: stay evenly spaced across midnight).
+CANARY_RATE_MINUTES = (1, 60)
+CANARY_CRON_MINUTES = (120, 180, 240, 360, 480, 720, 1440)
+
+
+def canary_interval(minutes: int) -> int:
+    """`minutes` if the canary can run at that interval; else a ValueError saying which."""
+    low, high = CANARY_RATE_MINUTES
+    if not (low <= minutes <= high or minutes in CANARY_CRON_MINUTES):
+        allowed = ", ".join(str(x) for x in CANARY_CRON_MINUTES)
+        raise ValueError(
+            f"{minutes} is not a canary interval: {low} to {high} minutes, or whole hours "
+            f"dividing a day ({allowed})"
+        )
+    return minutes
+
+
 #: CloudFront takes certificates and CLOUDFRONT-scope web ACLs only from this region: the
 #: Edge stack of every environment lives here.
 CLOUDFRONT_REGION = "us-east-1"

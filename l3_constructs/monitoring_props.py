@@ -18,7 +18,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 
-from l3_constructs.limits import Engine
+from l3_constructs.limits import Engine, canary_interval
 
 #: A service name as it appears in construct ids, metric names and descriptions.
 _SERVICE_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
@@ -173,8 +173,7 @@ def validate(
     if props.canary_enabled:
         if not props.canary_url or not props.canary_url.startswith("https://"):
             raise ValueError("the canary needs an https:// canary_url")
-        if not 1 <= props.canary_interval_minutes <= 60:
-            raise ValueError("canary_interval_minutes must be between 1 and 60")
+        canary_interval(props.canary_interval_minutes)
     for name in (
         "ecs_cpu_percent",
         "ecs_memory_percent",

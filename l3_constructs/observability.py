@@ -146,6 +146,21 @@ exports.handler = async function () {
 # --- PlatformMonitoring -------------------------------------------------------------------------
 
 
+def canary_schedule(minutes: int) -> synthetics.Schedule:
+    """Every `minutes`: a rate up to an hour (Synthetics' longest); beyond, a UTC cron every
+    `minutes / 60` hours from midnight (config allows only whole hours dividing a day)."""
+    if minutes <= 60:
+        return synthetics.Schedule.rate(Duration.minutes(minutes))
+    hours = minutes // 60
+    return synthetics.Schedule.cron(minute="0", hour="0" if hours == 24 else f"0/{hours}")
+
+
+def canary_alarm_runs(minutes: int) -> int:
+    """Runs (periods of `minutes`) the canary alarm evaluates: 2, or 1 for a daily canary
+    (CloudWatch allows at most a day of periods x evaluation periods)."""
+    return 2 if 2 * minutes <= 1440 else 1
+
+
 class PlatformMonitoring(Construct):
     """Alarms, alarm topic, dashboard and canary of one environment, in its region.
 
@@ -398,7 +413,7 @@ class PlatformMonitoring(Construct):
             test=synthetics.Test.custom(
                 code=synthetics.Code.from_inline(_CANARY_SCRIPT), handler="index.handler"
             ),
-            schedule=synthetics.Schedule.rate(Duration.minutes(props.canary_interval_minutes)),
+            schedule=canary_schedule(props.canary_interval_minutes),
             environment_variables={"HEALTH_URL": props.canary_url},
             timeout=Duration.minutes(1),
             artifacts_bucket_location=synthetics.ArtifactsBucketLocation(bucket=bucket),
@@ -408,6 +423,9 @@ class PlatformMonitoring(Construct):
             failure_retention_period=retention,
             provisioned_resource_cleanup=True,
         )
+        # One period per interval, so each holds one run: a canary every 3 hours leaves no
+        # empty (missing, so breaching) period in the hours between its runs.
+        runs = canary_alarm_runs(props.canary_interval_minutes)
         self.alarms["Canary"] = factory.alarm(
             self,
             "Canary",
@@ -416,9 +434,9 @@ class PlatformMonitoring(Construct):
             ),
             props.canary_success_percent,
             f"Health check {props.canary_url} below {props.canary_success_percent:g} % success "
-            "for 2 runs in a row (or the canary stopped running)",
+            f"for {'2 runs in a row' if runs == 2 else 'a run'} (or the canary stopped running)",
             comparison=LT,
-            evaluation_periods=2,
+            evaluation_periods=runs,
             # A canary that stops running is a failure of the check itself.
             missing=cloudwatch.TreatMissingData.BREACHING,
         )

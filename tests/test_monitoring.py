@@ -22,7 +22,9 @@ from aws_cdk.assertions import Match
 from config.models import EnvironmentConfig
 from config.service_parts import TRAFFIC_SHIFTING
 from config.services import QUEUE_VARIABLE, Service
-from l3_constructs.limits import CLOUDFRONT_REGION, default_max_connections
+from cost_estimate.schedules import runs_per_month
+from l3_constructs.limits import CANARY_CRON_MINUTES, CLOUDFRONT_REGION, default_max_connections
+from l3_constructs.observability import canary_alarm_runs, canary_schedule
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import only, props, ref_id, resources
 
@@ -722,7 +724,15 @@ def test_canary_calls_the_health_path_through_cloudfront(synth: Synth, stage: st
     _, canary = only(template, "AWS::Synthetics::Canary")
     p = props(canary)
     interval = config.observability.canary.interval_minutes
-    assert p["Schedule"]["Expression"] == f"rate({interval} minutes)"
+    # Up to an hour a rate; beyond, a UTC cron every `interval / 60` hours (Test: 3).
+    expression = (
+        f"rate({interval} minutes)"
+        if interval <= 60
+        else "cron(0 0 * * ? *)"
+        if interval == 1440
+        else f"cron(0 0/{interval // 60} * * ? *)"
+    )
+    assert p["Schedule"]["Expression"] == expression
     assert p["StartCanaryAfterCreation"] is True
     # Unless config names a path, the default web service's health check.
     path = (
@@ -736,6 +746,41 @@ def test_canary_calls_the_health_path_through_cloudfront(synth: Synth, stage: st
     encryption = props(bucket)["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert encryption[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     assert all(props(bucket)["PublicAccessBlockConfiguration"].values())
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_canary_alarm_periods_cover_its_interval(synth: Synth, stage: str) -> None:
+    """Missing data breaches, so each period holds one run: a canary every 3 hours does not
+    alarm in the hours it does not run; 2 runs in a row, within CloudWatch's one day."""
+    interval = synth.configs[stage].observability.canary.interval_minutes
+    alarm = _environment_alarms(_t(synth, stage))["Canary"]
+    assert alarm["Period"] == interval * 60
+    assert alarm["EvaluationPeriods"] == 2
+    assert alarm["Period"] * alarm["EvaluationPeriods"] <= 86_400
+    assert alarm["TreatMissingData"] == "breaching"
+    assert (alarm["MetricName"], alarm["Statistic"]) == ("SuccessPercent", "Average")
+    assert "for 2 runs in a row" in alarm["AlarmDescription"]
+
+
+def test_test_canary_runs_every_three_hours(synth: Synth) -> None:
+    """Issue 15 (cost): Test's canary on a UTC cron every 3 hours, its alarm on 3-hour periods."""
+    template = _t(synth, "Test")
+    _, canary = only(template, "AWS::Synthetics::Canary")
+    assert props(canary)["Schedule"]["Expression"] == "cron(0 0/3 * * ? *)"
+    assert _environment_alarms(template)["Canary"]["Period"] == 3 * 3600
+
+
+@pytest.mark.parametrize("minutes", [1, 5, 30, 60, *CANARY_CRON_MINUTES])
+def test_canary_schedule_and_alarm_for_every_allowed_interval(synth: Synth, minutes: int) -> None:
+    """Every interval config accepts: a schedule firing every `minutes` (as the cost estimate
+    counts it), and alarm periods x evaluation periods within a day."""
+    del synth  # jsii after the session synth
+    expression = canary_schedule(minutes).expression_string
+    assert expression.startswith("rate(" if minutes <= 60 else "cron(")
+    assert runs_per_month(expression) == pytest.approx(730 * 60 / minutes)
+    runs = canary_alarm_runs(minutes)
+    assert runs == (1 if minutes == 1440 else 2)
+    assert minutes * 60 * runs <= 86_400
 
 
 # --- Dashboard ------------------------------------------------------------------------------

@@ -186,8 +186,11 @@ def test_shipped_observability_security_and_data_protection() -> None:
         )
         assert (t.rds_connections_percent, t.rds_free_storage_gb) == (80, 5)
         assert config.observability.canary.enabled
-        # Fitted to the budgets (issue: cost): every 30 minutes in Prod, hourly elsewhere.
-        assert config.observability.canary.interval_minutes == {"Prod": 30}.get(name, 60)
+        # Fitted to the budgets (issue: cost): every 30 minutes in Prod, hourly in Stage,
+        # every 3 hours in Test (a UTC cron; issue 15).
+        assert config.observability.canary.interval_minutes == {"Prod": 30, "Test": 180}.get(
+            name, 60
+        )
         assert config.observability.dashboard is (name != "Test")
         assert config.compute.container_insights == {"Prod": "enabled"}.get(name, "disabled")
         # Interface endpoints only where their absence would break something: none
@@ -1698,11 +1701,25 @@ CASES = [
         fragment="is not a Slack channel id",
     ),
     case(
-        "canary-interval-too-long",
+        "canary-interval-not-whole-hours-dividing-a-day",
         "test.yaml",
-        put("observability.canary.interval_minutes", 120),
-        prefix="config/test.yaml: observability.canary.interval_minutes: 120: ",
-        fragment="less than or equal to 60",
+        put("observability.canary.interval_minutes", 90),
+        "config/test.yaml: observability.canary.interval_minutes: 90 is not a canary interval: "
+        "1 to 60 minutes, or whole hours dividing a day (120, 180, 240, 360, 480, 720, 1440)",
+    ),
+    case(
+        "canary-interval-hours-not-dividing-a-day",
+        "test.yaml",
+        put("observability.canary.interval_minutes", 300),
+        "config/test.yaml: observability.canary.interval_minutes: 300 is not a canary interval: "
+        "1 to 60 minutes, or whole hours dividing a day (120, 180, 240, 360, 480, 720, 1440)",
+    ),
+    case(
+        "canary-interval-longer-than-a-day",
+        "test.yaml",
+        put("observability.canary.interval_minutes", 2880),
+        prefix="config/test.yaml: observability.canary.interval_minutes: 2880: ",
+        fragment="less than or equal to 1440",
     ),
     case(
         "two-guardduty-detectors-in-one-account",
@@ -1868,6 +1885,15 @@ def test_two_branch_trusted_releases_of_one_repository(config_dir: Path) -> None
     assert release is not None
     assert release.github_actions is not None
     assert (release.github_actions.trust, release.github_actions.environment) == ("branch", None)
+
+
+@pytest.mark.parametrize("minutes", [1, 60, 120, 180, 240, 360, 480, 720, 1440])
+def test_canary_intervals_beyond_an_hour_in_whole_hours_dividing_a_day(
+    config_dir: Path, minutes: int
+) -> None:
+    edit_yaml(config_dir / "test.yaml", put("observability.canary.interval_minutes", minutes))
+    test = by_stage(load_environments(config_dir))["Test"]
+    assert test.observability.canary.interval_minutes == minutes
 
 
 def test_fixed_capacity_min_equal_to_max_is_accepted(config_dir: Path) -> None:

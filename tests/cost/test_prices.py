@@ -147,6 +147,12 @@ def test_a_malformed_table_names_file_and_key(
         ("cron(0 0 1 * ? *)", 1),
         ("cron(0 5 ? * SUN *)", 730 / 24 / 7),
         ("cron(0 0,12 * * ? *)", 730 / 12),
+        # The canary's schedules beyond an hour (l3_constructs.observability.canary_schedule).
+        ("cron(0 0/2 * * ? *)", 730 / 2),
+        ("cron(0 0/3 * * ? *)", 730 / 3),
+        ("cron(0 0/8 * * ? *)", 730 / 8),
+        ("cron(0 0/12 * * ? *)", 730 / 12),
+        ("cron(0 0 * * ? *)", 730 / 24),
         ("at(2026-01-01T00:00:00)", 0),
     ],
 )

@@ -170,6 +170,20 @@ def test_canary_runs_and_its_function() -> None:
     assert items["canary runs"].kind == "fixed"
 
 
+def test_canary_on_a_cron_is_priced_by_its_runs_a_month() -> None:
+    """A canary beyond an hour runs on a UTC cron (every 3 hours: 8 runs a day)."""
+    result = estimate(
+        {"Canary": res("AWS::Synthetics::Canary", Schedule={"Expression": "cron(0 0/3 * * ? *)"})}
+    )
+    items = items_of(result, "Canary")
+    runs = 8 * 730 / 24  # 243.3
+    assert items["canary runs"].quantity == approx(runs)
+    assert items["canary runs"].monthly_usd == approx(runs * 0.0017)  # 0.41
+    assert items["canary Lambda duration"].quantity == approx(runs * 10 * 1000 / 1024)
+    assert items["canary Lambda requests"].quantity == approx(runs / 1e6)
+    assert "cron(0 0/3 * * ? *)" in items["canary runs"].basis
+
+
 def test_keys_and_secrets_with_replicas() -> None:
     result = estimate(
         {

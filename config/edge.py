@@ -252,6 +252,14 @@ class Edge(ConfigModel):
         "X-Origin-Verify",
         description="Header carrying the generated origin secret the load balancer demands.",
     )
+    vpc_origin: StrictBool = Field(
+        False,
+        description="`true`: the load balancer is internal, in the private subnets, and "
+        "CloudFront reaches it through a VPC origin (no public addresses to pay for, nothing "
+        "on the internet to bypass CloudFront with); `false`: internet-facing in the public "
+        "subnets, open to CloudFront's origin-facing addresses only. Switching replaces the "
+        'load balancer (README "Edge").',
+    )
     security_headers: SecurityHeaders = Field(default_factory=SecurityHeaders)
     access_logs: AccessLogs = Field(default_factory=AccessLogs)
     error_responses: tuple[ErrorResponse, ...] = Field(

@@ -503,6 +503,18 @@ class EnvironmentConfig(ConfigModel):
         return self
 
     @model_validator(mode="after")
+    def _shared_key_serves_what_it_can(self) -> EnvironmentConfig:
+        if self.data_protection.shared_key and self.database.proxy:
+            raise FieldError(
+                "data_protection.shared_key",
+                "cannot serve an RDS Proxy (database.proxy): the proxy's role would have to "
+                "be named in the policy of the Network stack's key, which the Database stack "
+                "depends on; drop shared_key (the database keeps its own key) or the proxy",
+                cross_field=True,
+            )
+        return self
+
+    @model_validator(mode="after")
     def _real_data_is_protected(self) -> EnvironmentConfig:
         if not self.data_protection.holds_real_data:
             return self

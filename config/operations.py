@@ -6,9 +6,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, EmailStr, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    EmailStr,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
-from config.primitives import ConfigModel, RetentionDays, pattern, unique
+from config.primitives import ConfigModel, FieldError, RetentionDays, pattern, unique
 from config.service_parts import Percent
 from l3_constructs.limits import canary_interval
 
@@ -137,6 +145,26 @@ class DataProtection(ConfigModel):
     min_backup_retention_days: Annotated[StrictInt, Field(ge=1, le=35)] = Field(
         7, description="Fewest days of automated backups for real data."
     )
+    shared_key: StrictBool = Field(
+        False,
+        description="One customer-managed key in the environment's region (the Network "
+        "stack's) for the flow logs, the database and its secret, the services' logs, "
+        "repositories and secrets, and the alarm topic, instead of one key each: $1 a month "
+        "per key saved. Each use is still gated by its own resource's permissions, but a role "
+        "granted the key for one use could decrypt another's data if it could also read it, "
+        "and every use shares one rotation and one deletion. Refused with holds_real_data.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DataProtection:
+        if self.shared_key and self.holds_real_data:
+            raise FieldError(
+                "shared_key",
+                "an environment that holds real data keeps one key per use (separate key "
+                "policies and deletion): drop shared_key or holds_real_data",
+                cross_field=True,
+            )
+        return self
 
 
 class Compliance(ConfigModel):

@@ -197,6 +197,8 @@ FREE: dict[str, str] = {
     "AWS::Chatbot::SlackChannelConfiguration": "AWS Chatbot has no charge",
     "AWS::Scheduler::ScheduleGroup": _NO_CHARGE,
     "AWS::KMS::Alias": _NO_CHARGE,
+    "AWS::CloudFront::VpcOrigin": "no charge of its own: requests and transfer are priced on "
+    "the distribution",
     "Custom::DatabaseMigration": "runs the migration task once a release: a few Fargate "
     "task-minutes (cents); its handler functions are priced",
 }

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -54,6 +54,13 @@ class AppSecrets(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
+        #: A key of another stack (an environment's shared key) is used by ARN: a grant on it
+        #: would write the reading roles into its key policy, a reference back to this stack
+        #: that the key's stack cannot take; `decrypt_grants` grants on the roles instead.
+        self._shared_key_arn: str | None = None
+        if Stack.of(key) is not Stack.of(self):
+            self._shared_key_arn = key.key_arn
+            key = kms.Key.from_key_arn(self, "SharedKey", key.key_arn)
         self._key = key
         self.created: dict[str, secretsmanager.Secret] = {}
         self._imported: dict[str, secretsmanager.ISecret] = {}
@@ -64,13 +71,17 @@ class AppSecrets(Construct):
             return ecs.Secret.from_ssm_parameter(self._parameter(ref.name))
         return ecs.Secret.from_secrets_manager(self._secret(ref), ref.field)
 
-    @staticmethod
-    def decrypt_grants(refs: list[SecretRef]) -> tuple[DecryptGrant, ...]:
-        """The customer-managed keys of `refs`, each usable only through its service."""
+    def decrypt_grants(self, refs: list[SecretRef]) -> tuple[DecryptGrant, ...]:
+        """The customer-managed keys of `refs`, each usable only through its service (and a
+        shared key for the secrets created here with it)."""
         return tuple(
             DecryptGrant(key_arn=ref.kms_key_arn, via_service=ref.source)
             for ref in refs
             if ref.kms_key_arn is not None and not ref.create
+        ) + tuple(
+            DecryptGrant(key_arn=self._shared_key_arn, via_service="secretsmanager")
+            for ref in refs
+            if ref.create and ref.kms_key_arn is None and self._shared_key_arn is not None
         )
 
     def _secret(self, ref: SecretRef) -> secretsmanager.ISecret:

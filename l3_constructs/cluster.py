@@ -60,10 +60,12 @@ class PlatformCluster(Construct):
         ec2_subnets: ec2.SubnetSelection | None = None,
         container_insights: ContainerInsightsMode = "enhanced",
         cost_note: str = "",
+        key: kms.Key | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.key = kms.Key(
+        # `key`: the environment's shared key (`data_protection.shared_key`), else its own.
+        self.key = key or kms.Key(
             self,
             "Key",
             description="Encrypts the service logs, image repositories and ECS Exec sessions "

@@ -76,6 +76,7 @@ class PlatformDatabase(Construct):
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         rotation_subnets: ec2.SubnetSelection | None = None,
+        key: kms.Key | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         validate(props)
@@ -86,7 +87,8 @@ class PlatformDatabase(Construct):
         self.port: int = props.port or DEFAULT_PORTS[props.engine]
         destroy = props.removal_policy == "destroy"
 
-        self.key = kms.Key(
+        # `key`: the environment's shared key (`data_protection.shared_key`), else its own.
+        self.key = key or kms.Key(
             self,
             "Key",
             description=f"Encrypts the database and its secret in {Stack.of(self).stack_name}",

@@ -132,10 +132,15 @@ class PlatformEdge(Construct):
     Exposes `distribution`, `static_bucket` (server access logs in `static_log_bucket`),
     `certificate`, `web_acl` (a CfnWebACL) and its `waf_log_group`, `key` (the log groups' KMS
     key), `access_log_bucket` or `access_log_group` (whichever `access_log_destination` names;
-    the other is None), `response_headers_policy` and `url`.
+    the other is None), `response_headers_policy`, `vpc_origin` (or None) and `url`.
 
     `origin_verify_secret_arn` is the ARN of a secret in another region, replicated (same name)
     into us-east-1; only a dynamic reference to the replica reaches the template.
+
+    `vpc_origin_load_balancer_arn`: an internal load balancer CloudFront reaches through a
+    VPC origin (`vpc_origin`, HTTPS and TLS 1.2 as the internet-facing origin; the name on
+    its certificate stays `origin_domain_name`); None: the origin is `origin_domain_name` over
+    the internet.
     """
 
     def __init__(
@@ -145,6 +150,7 @@ class PlatformEdge(Construct):
         *,
         props: EdgeProps,
         origin_verify_secret_arn: str,
+        vpc_origin_load_balancer_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         _validate(props)
@@ -178,6 +184,15 @@ class PlatformEdge(Construct):
             subject_alternative_names=list(props.domain_names[1:]) or None,
             validation=acm.CertificateValidation.from_dns(zone),
         )
+        self.vpc_origin: cloudfront.VpcOrigin | None = None
+        if vpc_origin_load_balancer_arn is not None:
+            self.vpc_origin = cloudfront.VpcOrigin(
+                self,
+                "VpcOrigin",
+                endpoint=_LoadBalancerEndpoint(vpc_origin_load_balancer_arn),
+                protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            )
         self._add_distribution(props, origin_verify_secret_arn)
         target = route53.RecordTarget.from_alias(
             route53_targets.CloudFrontTarget(self.distribution)
@@ -257,13 +272,25 @@ class PlatformEdge(Construct):
                 function_associations=list(functions) or None,
             )
 
-        app_origin = origins.HttpOrigin(
-            props.origin_domain_name,
-            protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
-            origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
-            custom_headers={
-                props.origin_verify_header_name: _origin_verify_value(origin_verify_secret_arn)
-            },
+        # The origin secret travels either way: behind a VPC origin it still keeps anything
+        # else in the VPC from posing as CloudFront.
+        origin_headers = {
+            props.origin_verify_header_name: _origin_verify_value(origin_verify_secret_arn)
+        }
+        app_origin: cloudfront.IOrigin = (
+            origins.HttpOrigin(
+                props.origin_domain_name,
+                protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+                custom_headers=origin_headers,
+            )
+            if self.vpc_origin is None
+            else origins.VpcOrigin.with_vpc_origin(
+                self.vpc_origin,
+                # The name on the load balancer's certificate: CloudFront's SNI and check.
+                domain_name=props.origin_domain_name,
+                custom_headers=origin_headers,
+            )
         )
         # One behaviour object (one origin) for every static path: the distribution binds the
         # origin, and creates its origin access control, once.
@@ -633,6 +660,24 @@ def _listed(behavior: Any, names: Sequence[str]) -> Any:
     """`behavior.allow_list(*names)`, or `behavior.none()` for no names (cache and origin
     request header and cookie behaviours alike)."""
     return behavior.allow_list(*names) if names else behavior.none()
+
+
+class _LoadBalancerEndpoint(cloudfront.VpcOriginEndpoint):
+    """A VPC origin endpoint from a load balancer's ARN alone: CDK's
+    `VpcOriginEndpoint.application_load_balancer` needs the L2, which another region's stack
+    cannot hand over (the ARN arrives as a cross-region reference)."""
+
+    def __init__(self, arn: str) -> None:
+        super().__init__()
+        self._arn = arn
+
+    @property
+    def endpoint_arn(self) -> str:
+        return self._arn
+
+    @property
+    def domain_name(self) -> str | None:
+        return None
 
 
 def _origin_verify_value(secret_arn: str) -> str:

@@ -1,10 +1,12 @@
-"""PlatformLoadBalancer: the one internet-facing HTTPS load balancer of an environment, in
-front of every web service, with its certificate, DNS name and access logs.
+"""PlatformLoadBalancer: the one HTTPS load balancer of an environment, in front of every web
+service, with its certificate, DNS name and access logs.
 
 Each web service (`PlatformService`) adds its own listener rule and target group(s). With a
 `CloudFrontOrigin` the load balancer serves CloudFront alone: CloudFront's origin-facing
 prefix list is the only source on 443, and every rule also demands the origin-verify header
-(`route_conditions`); requests without it get 403.
+(`route_conditions`); requests without it get 403. With `CloudFrontOrigin.vpc_origin` it is
+internal (placed in private subnets by the caller): CloudFront reaches it through a VPC origin
+and it has no public address at all.
 
 Knows nothing of environments: every choice arrives in `LoadBalancerProps`.
 """
@@ -12,7 +14,7 @@ Knows nothing of environments: every choice arrives in `LoadBalancerProps`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
@@ -49,6 +51,9 @@ class CloudFrontOrigin:
     #: The header a CloudFront function sets to the viewer's Host, for host-routed services
     #: (CloudFront sends the origin's own name as Host); None: no host routing.
     viewer_host_header: str | None = None
+    #: True: internal, reached through a CloudFront VPC origin (`vpc_origin_arn`); False:
+    #: internet-facing, open to CloudFront's origin-facing prefix list only.
+    vpc_origin: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,8 @@ class LoadBalancerProps:
 class PlatformLoadBalancer(Construct):
     """Exposes `load_balancer`, `security_group`, `access_log_bucket`, `certificate`,
     `https_listener` (default: 403 behind CloudFront, else 404), `origin_verify_secret`
-    (with `cloudfront_origin`, else None), `domain_name` and `url`."""
+    (with `cloudfront_origin`, else None), `internal`, `vpc_origin_arn`, `domain_name` and
+    `url`."""
 
     def __init__(
         self,
@@ -89,6 +95,7 @@ class PlatformLoadBalancer(Construct):
         self.props = props
         self.domain_name = props.domain_name
         self.url = f"https://{props.domain_name}"
+        self.internal = props.cloudfront_origin is not None and props.cloudfront_origin.vpc_origin
         self._key = key
         # No key: ALB access logs can only be delivered to SSE-S3 buckets.
         self.access_log_bucket = expiring_log_bucket(
@@ -103,7 +110,7 @@ class PlatformLoadBalancer(Construct):
             "LoadBalancer",
             vpc=vpc,
             vpc_subnets=subnets,
-            internet_facing=True,
+            internet_facing=not self.internal,
             security_group=self.security_group,
             drop_invalid_header_fields=True,
             deletion_protection=props.deletion_protection,
@@ -168,6 +175,14 @@ class PlatformLoadBalancer(Construct):
             )
         self._acknowledge_findings()
 
+    @property
+    def vpc_origin_arn(self) -> str | None:
+        """The load balancer's ARN as a plain `Ref` for the distribution's VPC origin (the
+        L2's attribute cannot be read from another region), or None when internet-facing."""
+        if not self.internal:
+            return None
+        return cast("elbv2.CfnLoadBalancer", self.load_balancer.node.default_child).ref
+
     def route_conditions(
         self, *, paths: tuple[str, ...] = (), hosts: tuple[str, ...] = ()
     ) -> list[elbv2.ListenerCondition]:
@@ -200,6 +215,8 @@ class PlatformLoadBalancer(Construct):
             vpc=vpc,
             description="Internet-facing load balancer: HTTP and HTTPS from anywhere"
             if origin is None
+            else "Internal load balancer: HTTPS from the CloudFront VPC origin only"
+            if origin.vpc_origin
             else "Load balancer: HTTPS from the CloudFront origin-facing prefix list only",
             # Egress is added per target: each service's port, to the service's group.
             allow_all_outbound=False,
@@ -209,8 +226,11 @@ class PlatformLoadBalancer(Construct):
                 group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(port), description)
             return group
         # HTTPS only: viewers' HTTP is redirected by CloudFront, which reaches origins over
-        # HTTPS. One rule, because a prefix-list rule counts as the list's maximum entries
-        # (55) against the group's quota of 60 rules: a second one (port 80) would not fit.
+        # HTTPS. A VPC origin's traffic comes from interfaces CloudFront places in the
+        # subnets, whose addresses the same prefix list admits (AWS's guidance when the VPC
+        # origin is created; the group CloudFront creates with it exists only afterwards).
+        # One rule, because a prefix-list rule counts as the list's maximum entries (55)
+        # against the group's quota of 60 rules: a second one (port 80) would not fit.
         group.add_ingress_rule(
             ec2.Peer.prefix_list(self._cloudfront_prefix_list_id(props)),
             ec2.Port.tcp(443),

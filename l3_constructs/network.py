@@ -69,6 +69,10 @@ class NetworkProps:
     #: Appended to the acknowledgment of the public subnets' route when `nat` is `none`
     #: (tasks with public IPs instead of a NAT gateway): what that saves a month.
     cost_note: str = ""
+    #: The flow-log key also serves the environment's other regional stacks (they take
+    #: `PlatformNetwork.flow_log_key`): retained, whatever the flow logs' own policy, since
+    #: retained log groups and repositories stay readable only while it exists.
+    shared_key: bool = False
 
 
 _NAT_GATEWAYS = {"none": 0, "single": 1}
@@ -78,7 +82,8 @@ class PlatformNetwork(Construct):
     """VPC and everything around it that later stacks need.
 
     Exposes `vpc`, the subnet selections `public_subnets`, `private_subnets` and
-    `isolated_subnets`, `endpoint_security_group`, and `private_subnets_have_egress`.
+    `isolated_subnets`, `endpoint_security_group`, `private_subnets_have_egress` and
+    `flow_log_key` (with `shared_key`, the environment's one regional key).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, props: NetworkProps) -> None:
@@ -145,18 +150,21 @@ class PlatformNetwork(Construct):
                 open=False,
             )
 
-        self._add_flow_logs(props.flow_logs)
+        self._add_flow_logs(props.flow_logs, shared_key=props.shared_key)
         self._acknowledge_findings(props)
 
-    def _add_flow_logs(self, props: FlowLogProps) -> None:
+    def _add_flow_logs(self, props: FlowLogProps, *, shared_key: bool) -> None:
         stack = Stack.of(self)
         removal = RemovalPolicy.RETAIN if props.retain_on_delete else RemovalPolicy.DESTROY
         self.flow_log_key = kms.Key(
             self,
             "FlowLogKey",
-            description=f"Encrypts the VPC flow logs of {stack.stack_name}",
+            description=f"Encrypts the VPC flow logs and the environment's regional data of "
+            f"{stack.stack_name} (one shared key)"
+            if shared_key
+            else f"Encrypts the VPC flow logs of {stack.stack_name}",
             enable_key_rotation=True,
-            removal_policy=removal,
+            removal_policy=RemovalPolicy.RETAIN if shared_key else removal,
         )
         traffic = ec2.FlowLogTrafficType[props.traffic_type]
         if props.destination == "cloudwatch":

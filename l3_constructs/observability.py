@@ -201,11 +201,13 @@ class PlatformMonitoring(Construct):
         distribution_id: str | None = None,
         web_acl_metric_name: str | None = None,
         edge_alarm_arns: Sequence[str] = (),
+        key: kms.Key | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         validate(props, services, jobs)
         stack = Stack.of(self)
-        self.key = kms.Key(
+        # `key`: the environment's shared key (`data_protection.shared_key`), else its own.
+        self.key = key or kms.Key(
             self,
             "Key",
             description=f"Encrypts the alarm topic and canary artifacts of {stack.stack_name}",

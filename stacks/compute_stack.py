@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, CfnResource
+from aws_cdk import CfnOutput, CfnResource, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events_targets as targets
@@ -108,6 +108,8 @@ class ComputeStack(PlatformStack):
             cost_note=_container_insights_saving(config)
             if c.container_insights == "disabled"
             else "",
+            # `data_protection.shared_key`: the Network stack's key, else one of its own.
+            key=network.flow_log_key if config.data_protection.shared_key else None,
         )
         self.load_balancer = PlatformLoadBalancer(
             self,
@@ -124,11 +126,13 @@ class ComputeStack(PlatformStack):
                     header_name=config.edge.origin_verify_header,
                     secret_replica_region=CLOUDFRONT_REGION,
                     viewer_host_header=VIEWER_HOST_HEADER if config.has_host_routes else None,
+                    vpc_origin=config.edge.vpc_origin,
                 ),
                 log_retention_days=config.observability.log_retention_days,
             ),
             vpc=network.vpc,
-            subnets=network.public_subnets,
+            # Internal behind a VPC origin: no public address, nothing to reach from outside.
+            subnets=network.private_subnets if config.edge.vpc_origin else network.public_subnets,
             key=self.cluster.key,
         )
         self.app_secrets = AppSecrets(self, "AppSecrets", key=self.cluster.key)
@@ -320,7 +324,7 @@ class ComputeStack(PlatformStack):
             else None,
             "mutable_tags": (config.latest_image_tag,) if config.pipeline else (),
             "tracing": config.observability.tracing,
-            "decrypt_grants": AppSecrets.decrypt_grants(list(refs.values())),
+            "decrypt_grants": self.app_secrets.decrypt_grants(list(refs.values())),
             "user": s.user,
             # ECS Exec's SSM agent writes under these: scratch volumes where exec is on.
             "writable_paths": tuple(
@@ -457,7 +461,9 @@ class ComputeStack(PlatformStack):
             "log_group": owner.log_group,
         }
         for what, construct in kept.items():
-            if construct is not None:
+            # Only what this stack holds: a shared key (`data_protection.shared_key`) is the
+            # Network stack's and keeps the id it has there.
+            if construct is not None and Stack.of(construct) is self:
                 resource = construct.node.default_child
                 assert isinstance(resource, CfnResource)
                 resource.override_logical_id(LEGACY_IDS[what])

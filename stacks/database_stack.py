@@ -75,4 +75,6 @@ class DatabaseStack(PlatformStack):
             # The rotation function (rotated_by_lambda) reaches Secrets Manager through NAT
             # or, without NAT, through the secretsmanager endpoint (config enforces it).
             rotation_subnets=network.private_subnets,
+            # `data_protection.shared_key`: the Network stack's key, else one of its own.
+            key=network.flow_log_key if config.data_protection.shared_key else None,
         )

@@ -121,6 +121,8 @@ class EdgeStack(PlatformStack):
             origin_verify_secret_arn=cast(
                 "secretsmanager.CfnSecret", secret.node.default_child
             ).ref,
+            # `edge.vpc_origin`: the internal load balancer's ARN, else None.
+            vpc_origin_load_balancer_arn=load_balancer.vpc_origin_arn,
         )
         distribution = self.edge.distribution
         # CloudFront and CLOUDFRONT-scope WAF metrics exist only here: their alarms too,

@@ -111,6 +111,9 @@ class MonitoringStack(PlatformStack):
             distribution_id=edge.edge.distribution.distribution_id,
             web_acl_metric_name=edge.edge.web_acl_metric_name,
             edge_alarm_arns=edge.alarms.alarm_arns,
+            # `data_protection.shared_key`: the Network stack's key (the cluster holds it
+            # too), else one of its own.
+            key=compute.cluster.key if config.data_protection.shared_key else None,
         )
         # The month's spend on everything tagged with this environment pages the same topic.
         self.budget = PlatformBudget(

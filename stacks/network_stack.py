@@ -46,6 +46,7 @@ class NetworkStack(PlatformStack):
                     traffic_type=net.flow_logs.traffic_type,
                     retain_on_delete=net.flow_logs.retain_on_delete,
                 ),
+                shared_key=config.data_protection.shared_key,
             ),
         )
         #: Service name -> the image tag the pipeline last released to it: every service

@@ -131,9 +131,17 @@ def make_config_dir(target: Path) -> Path:
     # `cdk deploy` publishes the static files itself.
     dev["pipeline"] = None
     dev["storage"] = DEV_STORAGE
-    # An RDS Proxy in front of the instance (RDS-managed credentials, as Test's), which no
-    # shipped environment uses (issue 14).
-    dev["database"] = {**dev["database"], "proxy": True}
+    # An RDS instance (Test's database before it moved to Aurora at 0 ACU for its budget,
+    # issue 15) with RDS-managed credentials behind an RDS Proxy, which no shipped
+    # environment uses (issue 14); a proxy would keep a pausing database awake anyway.
+    dev["database"] = {
+        **{k: v for k, v in dev["database"].items() if k not in ("kind", "serverless")},
+        "instance_type": "t4g.micro",
+        "proxy": True,
+    }
+    # One key per stack (config refuses Test's shared key with a proxy): Dev keeps the
+    # per-stack keys' path covered while Test covers the shared one.
+    dev["data_protection"] = {**dev.get("data_protection", {}), "shared_key": False}
     dev["services"] = {
         name: {**dev["services"].get(name, {}), **service} for name, service in DEV_SERVICES.items()
     } | {name: s for name, s in dev["services"].items() if name not in DEV_SERVICES}

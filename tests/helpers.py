@@ -137,3 +137,28 @@ def standalone_platform(
         key=cluster.key,
     )
     return stack, cluster, load_balancer, vpc
+
+
+#: The stacks that use the Network stack's key with `data_protection.shared_key`.
+SHARED_KEY_STACKS = ("Database", "Compute", "Monitoring")
+#: Its logical id there (tests/test_logical_ids.py pins it).
+SHARED_KEY_ID = "NetworkFlowLogKeyF785E5F9"
+
+
+def key_of(synth: Any, stage: str, stack: str) -> tuple[dict[str, Any], str]:
+    """(the template holding the key `stack` encrypts with, the key's logical id): the
+    stack's own key, or the Network stack's with `data_protection.shared_key`."""
+    if synth.configs[stage].data_protection.shared_key and stack in SHARED_KEY_STACKS:
+        return synth.template(stage, "Network"), SHARED_KEY_ID
+    template = synth.template(stage, stack)
+    (key_id,) = resources(template, "AWS::KMS::Key")
+    return template, key_id
+
+
+def is_key_arn(value: Any, key_id: str) -> bool:
+    """`value` is the ARN of key `key_id`: in its own stack, or read from the stack holding
+    it (a cross-stack output named after the key)."""
+    if value == {"Fn::GetAtt": [key_id, "Arn"]}:
+        return True
+    output = value.get("Fn::GetStackOutput", {}) if isinstance(value, dict) else {}
+    return f"FnGetAtt{key_id}Arn" in str(output.get("OutputName", ""))

@@ -13,7 +13,7 @@ from config.cost import COST_METADATA_TYPE
 from cost_estimate.assembly import read_stage
 from l3_constructs.budget import BudgetProps
 from tests.conftest import ALL_STAGES, Synth
-from tests.helpers import ALL_STACKS, only, props, resources
+from tests.helpers import ALL_STACKS, key_of, only, props, resources
 
 STAGES = ALL_STAGES
 BUDGET = "AWS::Budgets::Budget"
@@ -78,7 +78,8 @@ def test_only_this_accounts_budgets_may_publish_to_the_encrypted_topic(
             "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":budgets::{config.account}:*"]]
         }
     }
-    _, key = only(template, "AWS::KMS::Key")
+    key_template, key_id = key_of(synth, stage, "Monitoring")
+    key = key_template["Resources"][key_id]
     (encrypt,) = [
         s
         for s in props(key)["KeyPolicy"]["Statement"]

@@ -384,10 +384,12 @@ def test_database_key_decrypt_only_for_database_services(
 ) -> None:
     template = _t(synth, stage)
     role_id = ref_id(_task(template, name)["ExecutionRoleArn"])
+    # The database's key: its own, or the Network stack's (`data_protection.shared_key`).
+    key = "NetworkFlowLogKey" if synth.configs[stage].data_protection.shared_key else "DatabaseKey"
     decrypts = [
         s
         for s in _statements(template, role_id)
-        if "kms:Decrypt" in _actions(s) and "DatabaseKey" in json.dumps(s["Resource"])
+        if "kms:Decrypt" in _actions(s) and key in json.dumps(s["Resource"])
     ]
     assert bool(decrypts) is synth.configs[stage].services[name].database
     for statement in decrypts:
@@ -686,8 +688,12 @@ def test_one_load_balancer(synth: Synth, stage: str) -> None:
     template = _t(synth, stage)
     _, balancer = only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
     p = props(balancer)
-    assert p["Scheme"] == "internet-facing"
-    assert all("VpcPublicSubnet" in _output_ref(s) for s in p["Subnets"])
+    # Behind a VPC origin (`edge.vpc_origin`, Test): internal, in the private subnets, no
+    # public address; else internet-facing in the public subnets.
+    internal = synth.configs[stage].edge.vpc_origin
+    assert p["Scheme"] == ("internal" if internal else "internet-facing")
+    subnets = "VpcPrivateSubnet" if internal else "VpcPublicSubnet"
+    assert all(subnets in _output_ref(s) for s in p["Subnets"])
     attributes = {a["Key"]: a["Value"] for a in p["LoadBalancerAttributes"]}
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert (
@@ -909,7 +915,9 @@ def test_the_migrations_service_keeps_the_single_service_ids(synth: Synth, stage
     owner = _container(_task(template, _owner(config)))
     assert ref_id(owner["LogConfiguration"]["Options"]["awslogs-group"]) == LEGACY_IDS["log_group"]
     assert LEGACY_IDS["repository"] in template["Resources"]
-    assert LEGACY_IDS["key"] in template["Resources"]
+    # The key too, unless the environment shares the Network stack's (tests/test_logical_ids.py).
+    shared = config.data_protection.shared_key
+    assert (LEGACY_IDS["key"] in template["Resources"]) is not shared
 
 
 # --------------------------------------------------------------------------- database

@@ -10,7 +10,10 @@ from aws_cdk.assertions import Match
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import props, ref_id, resources
 
-STAGES = (*SHIPPED_STAGES, NEW_STAGE)
+#: The stages on an RDS instance (`database.kind: instance`). Test runs Aurora Serverless v2
+#: at 0 ACU since issue 15: tests/test_database_options.py checks it with the serverless
+#: example's stages.
+STAGES = tuple(s for s in (*SHIPPED_STAGES, NEW_STAGE) if s != "Test")
 DELETION_POLICY = {"snapshot": "Snapshot", "retain": "Retain", "destroy": "Delete"}
 
 

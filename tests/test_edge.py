@@ -40,7 +40,7 @@ def _distribution(template: dict[str, Any]) -> dict[str, Any]:
 def _origins(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the load balancer origin, the static bucket origin)."""
     found = _distribution(template)["Origins"]
-    (app,) = [o for o in found if "CustomOriginConfig" in o]
+    (app,) = [o for o in found if "CustomOriginConfig" in o or "VpcOriginConfig" in o]
     (static,) = [o for o in found if "S3OriginConfig" in o]
     return app, static
 
@@ -242,10 +242,21 @@ def test_origin_is_the_load_balancer_over_https_with_the_secret_header(
     app_origin, _ = _origins(_t(synth, stage))
     # The load balancer's own name: the one on its certificate.
     assert app_origin["DomainName"] == config.compute.domain_name
-    assert app_origin["CustomOriginConfig"] == {
-        "OriginProtocolPolicy": "https-only",
-        "OriginSSLProtocols": ["TLSv1.2"],
-    }
+    tls = {"OriginProtocolPolicy": "https-only", "OriginSSLProtocols": ["TLSv1.2"]}
+    if config.edge.vpc_origin:
+        # The internal load balancer through a VPC origin: HTTPS and TLS 1.2 are the VPC
+        # origin's, its endpoint the load balancer's ARN from the Compute stack.
+        ((origin_id, vpc_origin),) = resources(
+            _t(synth, stage), "AWS::CloudFront::VpcOrigin"
+        ).items()
+        assert app_origin["VpcOriginConfig"] == {"VpcOriginId": {"Fn::GetAtt": [origin_id, "Id"]}}
+        endpoint = props(vpc_origin)["VpcOriginEndpointConfig"]
+        assert {k: endpoint[k] for k in tls} == tls
+        assert endpoint["Arn"]["Fn::GetStackOutput"]["StackName"] == f"{stage}-Compute"
+        assert "CustomOriginConfig" not in app_origin
+    else:
+        assert app_origin["CustomOriginConfig"] == tls
+        assert not resources(_t(synth, stage), "AWS::CloudFront::VpcOrigin")
     (header,) = app_origin["OriginCustomHeaders"]
     assert header["HeaderName"] == config.edge.origin_verify_header
     value = json.dumps(header["HeaderValue"])

@@ -18,7 +18,7 @@ import pytest
 from config.services import DATABASE_VARIABLES, Service
 from stacks.compute_stack import LEGACY_IDS
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
-from tests.helpers import only, props, ref_id, resources
+from tests.helpers import is_key_arn, key_of, only, props, ref_id, resources
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
 KEY = LEGACY_IDS["key"]
@@ -60,6 +60,16 @@ def _named(template: dict[str, Any], name: str, type_name: str, construct_id: st
         k for k in _of(template, name, type_name) if re.fullmatch(f"{stem}[0-9A-F]{{8}}", k)
     ]
     return logical_id
+
+
+#: The hash CDK appends to the name of the Network stack's output of the shared key's ARN.
+_SHARED_KEY_OUTPUT_SUFFIX = "56337E81"
+
+
+def _key(synth: Synth, stage: str) -> str:
+    """The logical id of the key the Compute stack encrypts with (the Network stack's when
+    `data_protection.shared_key`)."""
+    return key_of(synth, stage, "Compute")[1]
 
 
 def _rendered(value: Any) -> str:
@@ -174,7 +184,7 @@ def test_schedule_expression_window_retries_and_target(synth: Synth, stage: str)
             {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": window} if window else {"Mode": "OFF"}
         )
         # The schedule's payload is encrypted with the cluster's customer-managed key.
-        assert p["KmsKeyArn"] == {"Fn::GetAtt": [KEY, "Arn"]}
+        assert is_key_arn(p["KmsKeyArn"], _key(synth, stage))
         assert "GroupName" not in p  # the default group, which the role's trust names
         target = p["Target"]
         machine_id, _ = _one(template, name, "AWS::StepFunctions::StateMachine")
@@ -197,7 +207,7 @@ def test_dead_letter_queue_is_encrypted_ssl_only_and_kept_14_days(synth: Synth, 
         queue_id, queue = _one(template, name, "AWS::SQS::Queue")
         assert queue_id == _named(template, name, "AWS::SQS::Queue", "DeadLetterQueue")
         p = props(queue)
-        assert p["KmsMasterKeyId"] == {"Fn::GetAtt": [KEY, "Arn"]}
+        assert is_key_arn(p["KmsMasterKeyId"], _key(synth, stage))
         assert p["MessageRetentionPeriod"] == 14 * 24 * 3600
         assert "RedrivePolicy" not in p  # it is the dead-letter queue
         _, policy = _one(template, name, "AWS::SQS::QueuePolicy")
@@ -311,7 +321,7 @@ def test_state_machine_logs_all_to_an_encrypted_expiring_group_and_traces(
             "Fn::GetAtt": [group_id, "Arn"]
         }
         group = props(template["Resources"][group_id])
-        assert group["KmsKeyId"] == {"Fn::GetAtt": [KEY, "Arn"]}
+        assert is_key_arn(group["KmsKeyId"], _key(synth, stage))
         assert group["RetentionInDays"] == job.log_retention_days
         assert group["LogGroupName"].startswith("/aws/vendedlogs/states/")
         role_id = _named(template, name, "AWS::IAM::Role", "StateMachineRole")
@@ -502,7 +512,13 @@ def test_schedule_role_only_starts_this_machine_and_dead_letters(synth: Synth, s
         assert "Policies" not in role
         machine_id, _ = _one(template, name, "AWS::StepFunctions::StateMachine")
         queue_id, _ = _one(template, name, "AWS::SQS::Queue")
-        key = f"${{{KEY}.Arn}}"
+        key_id = _key(synth, stage)
+        # Its own key's ARN, or the Network stack's output of the shared one.
+        key = (
+            f"${{{key_id}.Arn}}"
+            if key_id == KEY
+            else f"${{Output:PublishOutputFnGetAtt{key_id}Arn{_SHARED_KEY_OUTPUT_SUFFIX}}}"
+        )
         assert _by_sid(_policy_statements(template, role_id)) == {
             "StartJob": {
                 "actions": ["states:StartExecution"],

@@ -32,6 +32,10 @@ RETIRED_SECRET_IDS = {
     NEW_STAGE: f"DevDatabaseInstanceSecret6B065A72{_SECRET_SUFFIX}",
 }
 
+#: The RDS instances the stages now on Aurora had before the switch (issue 15: Test's
+#: always-on db.t4g.micro was most of its budget; its data is disposable by its config).
+RETIRED_INSTANCE_IDS = {"Test": "DatabaseInstanceAA8A5FDE"}
+
 #: (stack, CloudFormation type) -> pinned logical id(s), or stage -> id.
 PINNED: dict[tuple[str, str], str | frozenset[str] | dict[str, str]] = {
     ("Network", "AWS::KMS::Key"): "NetworkFlowLogKeyF785E5F9",
@@ -39,7 +43,15 @@ PINNED: dict[tuple[str, str], str | frozenset[str] | dict[str, str]] = {
     ("Network", "AWS::S3::Bucket"): "NetworkFlowLogBucket879F01A6",
     ("Network", "AWS::EC2::VPC"): "NetworkVpc7FB7348F",
     ("Database", "AWS::KMS::Key"): "DatabaseKey5E5D9547",
-    ("Database", "AWS::RDS::DBInstance"): "DatabaseInstanceAA8A5FDE",
+    # Test's database moved to Aurora Serverless v2 at 0 ACU for its budget (issue 15): its
+    # instance was replaced on purpose (`RETIRED_INSTANCE_IDS`); the cluster is pinned now.
+    ("Database", "AWS::RDS::DBInstance"): {
+        "Test": "DatabaseClusterWriterD43085C6",
+        "Stage": "DatabaseInstanceAA8A5FDE",
+        "Prod": "DatabaseInstanceAA8A5FDE",
+        NEW_STAGE: "DatabaseInstanceAA8A5FDE",
+    },
+    ("Database", "AWS::RDS::DBCluster"): {"Test": "DatabaseCluster5B53A178"},
     ("Database", "AWS::SecretsManager::Secret"): SECRET_IDS,
     ("Compute", "AWS::KMS::Key"): "ServiceKeyB2087346",
     # The migration's service keeps the single-service layout's repository and log group;
@@ -169,6 +181,10 @@ BY_CONFIG = {
     for stack in ("Network", "Edge")
     for type_name in ("AWS::Logs::LogGroup", "AWS::S3::Bucket")
 } | {("Pipeline", "AWS::S3::Bucket")}
+#: With `data_protection.shared_key` (Test, and Dev made from it) the Database, Compute and
+#: Monitoring stacks use the Network stack's key and have none of their own
+#: (`test_shared_key_keeps_the_network_key_id`).
+BY_CONFIG |= {(stack, "AWS::KMS::Key") for stack in ("Database", "Compute", "Monitoring")}
 #: Services, app secrets and ECS Exec differ by config too (Dev has four services).
 BY_CONFIG |= {
     ("Compute", "AWS::ECR::Repository"),
@@ -185,5 +201,45 @@ def test_managed_credentials_leave_no_generated_secret(synth: Synth, stage: str)
     template = synth.template(stage, "Database")
     assert RETIRED_SECRET_IDS[stage] not in template["Resources"]
     assert not resources(template, "AWS::SecretsManager::Secret")
-    (instance,) = resources(template, "AWS::RDS::DBInstance").values()
-    assert instance["Properties"]["ManageMasterUserPassword"] is True
+    # The instance's, or (Aurora) the cluster's: one resource holds the master user.
+    kind = "AWS::RDS::DBCluster" if synth.configs[stage].database.aurora else "AWS::RDS::DBInstance"
+    (owner,) = resources(template, kind).values()
+    assert owner["Properties"]["ManageMasterUserPassword"] is True
+
+
+@pytest.mark.parametrize("stage", sorted(RETIRED_INSTANCE_IDS))
+def test_aurora_replaced_the_instance_on_purpose(synth: Synth, stage: str) -> None:
+    """Test moved to Aurora Serverless v2 at 0 ACU: the RDS instance is gone (not renamed)
+    and the cluster is disposable by config."""
+    database = synth.configs[stage].database
+    assert database.kind == "aurora"
+    assert database.removal_policy == "destroy"
+    assert database.deletion_protection is False
+    template = synth.template(stage, "Database")
+    assert RETIRED_INSTANCE_IDS[stage] not in template["Resources"]
+    assert set(resources(template, "AWS::RDS::DBCluster")) == {"DatabaseCluster5B53A178"}
+
+
+#: The keys `data_protection.shared_key` stands in for, by stack.
+SHARED_KEY_REPLACES = {
+    "Database": "DatabaseKey5E5D9547",
+    "Compute": "ServiceKeyB2087346",
+    "Monitoring": "MonitoringKey61F0DC42",
+}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_shared_key_keeps_the_network_key_id(synth: Synth, stage: str) -> None:
+    """One regional key, the Network stack's under its own pinned id (never renamed to the
+    Compute key's legacy id), instead of the Database, Compute and Monitoring keys; without
+    `shared_key` each stack keeps its own."""
+    shared = synth.configs[stage].data_protection.shared_key
+    network = synth.template(stage, "Network")
+    assert set(resources(network, "AWS::KMS::Key")) == {"NetworkFlowLogKeyF785E5F9"}
+    (key,) = resources(network, "AWS::KMS::Key").values()
+    # Retained when shared: retained log groups and repositories elsewhere depend on it.
+    if shared:
+        assert key["DeletionPolicy"] == "Retain"
+    for stack, key_id in SHARED_KEY_REPLACES.items():
+        keys = set(resources(synth.template(stage, stack), "AWS::KMS::Key"))
+        assert keys == (set() if shared else {key_id}), f"{stage}/{stack}"

@@ -26,7 +26,7 @@ from cost_estimate.schedules import runs_per_month
 from l3_constructs.limits import CANARY_CRON_MINUTES, CLOUDFRONT_REGION, default_max_connections
 from l3_constructs.observability import canary_alarm_runs, canary_schedule
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
-from tests.helpers import only, props, ref_id, resources
+from tests.helpers import is_key_arn, key_of, only, props, ref_id, resources
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
 ALARM = "AWS::CloudWatch::Alarm"
@@ -51,7 +51,12 @@ ENVIRONMENT_ALARMS = ("Alb5xx", "RdsCpu", "RdsConnections", "RdsFreeStorage", "C
 def _environment_alarm_names(config: EnvironmentConfig) -> set[str]:
     """ENVIRONMENT_ALARMS and the database options' (tests/test_database_monitoring.py):
     here a proxy's (Dev)."""
-    return set(ENVIRONMENT_ALARMS) | ({"RdsProxyAvailability"} if config.database.proxy else set())
+    names = set(ENVIRONMENT_ALARMS) | ({"RdsProxyAvailability"} if config.database.proxy else set())
+    if config.database.serverless_instances:
+        # Serverless v2 (Test since issue 15): capacity in use, not free storage (Aurora's
+        # storage grows by itself).
+        names = (names - {"RdsFreeStorage"}) | {"RdsCapacity"}
+    return names
 
 
 def _t(synth: Synth, stage: str) -> dict[str, Any]:
@@ -254,7 +259,13 @@ def test_environment_wide_alarms_have_their_configured_thresholds(synth: Synth, 
     config = synth.configs[stage]
     t = config.observability.thresholds
     alarms = _environment_alarms(_t(synth, stage))
-    max_connections = default_max_connections(config.database.engine, config.database.instance_type)
+    db = config.database
+    max_connections = default_max_connections(
+        db.engine,
+        db.instance_type,
+        aurora=db.aurora,
+        max_acu=db.serverless.max_acu if db.serverless_instances else None,
+    )
     expected = {
         "Alb5xx": (t.alb_5xx_per_5_minutes, "GreaterThanThreshold"),
         "RdsCpu": (t.rds_cpu_percent, "GreaterThanThreshold"),
@@ -265,6 +276,8 @@ def test_environment_wide_alarms_have_their_configured_thresholds(synth: Synth, 
         "RdsFreeStorage": (t.rds_free_storage_gb * 2**30, "LessThanThreshold"),
         "Canary": (100, "LessThanThreshold"),
     }
+    if db.serverless_instances:
+        del expected["RdsFreeStorage"]
     assert set(alarms) == _environment_alarm_names(config)
     for name, (threshold, operator) in expected.items():
         assert alarms[name]["Threshold"] == threshold, name
@@ -678,7 +691,8 @@ def test_every_rule_may_publish_to_the_encrypted_topic(synth: Synth, stage: str)
     assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": config.account}
     arns = publish["Condition"]["ArnEquals"]["aws:SourceArn"]
     assert sorted(ref_id(a) for a in arns) == sorted(rules)
-    _, key = only(template, "AWS::KMS::Key")
+    key_template, key_id = key_of(synth, stage, "Monitoring")
+    key = key_template["Resources"][key_id]
     (encrypt,) = [
         s
         for s in props(key)["KeyPolicy"]["Statement"]
@@ -697,9 +711,10 @@ def test_every_rule_may_publish_to_the_encrypted_topic(synth: Synth, stage: str)
 def test_all_alarms_notify_one_encrypted_topic(synth: Synth, stage: str) -> None:
     template = _t(synth, stage)
     topic_id, topic = only(template, "AWS::SNS::Topic")
-    key_id, key = only(template, "AWS::KMS::Key")
-    assert props(key)["EnableKeyRotation"] is True
-    assert props(topic)["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    # Its own key, or the Network stack's (`data_protection.shared_key`).
+    key_template, key_id = key_of(synth, stage, "Monitoring")
+    assert props(key_template["Resources"][key_id])["EnableKeyRotation"] is True
+    assert is_key_arn(props(topic)["KmsMasterKeyId"], key_id)
     for logical_id, alarm in resources(template, ALARM).items():
         assert props(alarm)["AlarmActions"] == [{"Ref": topic_id}], logical_id
         assert props(alarm).get("OKActions") in (None, [{"Ref": topic_id}]), logical_id

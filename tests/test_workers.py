@@ -10,7 +10,7 @@ import pytest
 
 from config.services import QUEUE_VARIABLE, queue_variable
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
-from tests.helpers import props, ref_id, resources
+from tests.helpers import is_key_arn, key_of, props, ref_id, resources
 
 STAGES = (*SHIPPED_STAGES, NEW_STAGE)
 WORKERS = [pytest.param(stage, "worker", id=f"{stage}-worker") for stage in STAGES]
@@ -72,8 +72,8 @@ def test_queue_and_dead_letter_queue(synth: Synth, stage: str, name: str) -> Non
     }
     assert props(dlq)["MessageRetentionPeriod"] == q.dead_letter_retention_days * 86_400
     for one in (queue, dlq):
-        # The cluster's customer-managed key.
-        assert ref_id(props(one)["KmsMasterKeyId"]) == "ServiceKeyB2087346"
+        # The cluster's customer-managed key (the Network stack's when shared).
+        assert is_key_arn(props(one)["KmsMasterKeyId"], key_of(synth, stage, "Compute")[1])
     # SSL-only: each queue's policy denies requests without TLS.
     policies = resources(template, "AWS::SQS::QueuePolicy")
     for queue_ref in (queue_id, dlq_id):

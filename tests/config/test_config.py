@@ -1081,7 +1081,14 @@ CASES = [
     case(
         "database-mysql-insights-on-micro",
         "test.yaml",
-        combine(put("database.engine", "mysql"), put("database.engine_version", "8.4")),
+        # Test's database as an RDS instance (the defaults' kind and class, as before issue 15).
+        combine(
+            drop("database.kind"),
+            drop("database.serverless"),
+            drop("database.instance_type"),
+            put("database.engine", "mysql"),
+            put("database.engine_version", "8.4"),
+        ),
         "config/test.yaml: database.performance_insights (set in config/defaults.yaml): "
         "RDS for MySQL has no Performance Insights on t4g.micro",
     ),
@@ -1681,9 +1688,31 @@ CASES = [
     case(
         "real-data-marked-on-a-destroyable-environment",
         "test.yaml",
-        put("data_protection.holds_real_data", True),
+        combine(put("data_protection.holds_real_data", True), drop("data_protection.shared_key")),
         "config/test.yaml: database.deletion_protection: must be true: "
         "data_protection.holds_real_data is true",
+    ),
+    case(
+        "shared-key-with-a-proxy",
+        "test.yaml",
+        combine(
+            drop("database.kind"),
+            drop("database.serverless"),
+            drop("database.instance_type"),
+            put("database.proxy", True),
+        ),
+        "config/test.yaml: data_protection.shared_key: cannot serve an RDS Proxy "
+        "(database.proxy): the proxy's role would have to be named in the policy of the "
+        "Network stack's key, which the Database stack depends on; drop shared_key (the "
+        "database keeps its own key) or the proxy",
+    ),
+    case(
+        "real-data-on-a-shared-key",
+        "test.yaml",
+        put("data_protection.holds_real_data", True),
+        "config/test.yaml: data_protection.shared_key: an environment that holds real data "
+        "keeps one key per use (separate key policies and deletion): drop shared_key or "
+        "holds_real_data",
     ),
     # ---- observability, security, compliance
     case(

@@ -106,7 +106,10 @@ def test_assumptions_merge_key_by_key_over_the_defaults() -> None:
     assert prod.budget_usd == 500
     assert prod.assumptions.requests_per_month == 10_000_000  # prod.yaml
     assert prod.assumptions.job_run_minutes == 5  # defaults.yaml
-    assert envs["Test"].cost.assumptions == defaults  # defaults.yaml states the model's own
+    # defaults.yaml states the model's own; test.yaml: the paused database's waking hours.
+    test = envs["Test"].cost.assumptions
+    assert test.database_awake_hours_per_month == 80
+    assert test.model_copy(update={"database_awake_hours_per_month": 730}) == defaults
     assert {n: e.cost.budget_usd for n, e in envs.items()} == {
         "Test": 60,
         "Stage": 200,

@@ -16,6 +16,7 @@ from tests.config.helpers import (
     REPO_ROOT,
     Mutation,
     combine,
+    drop,
     edit_yaml,
     problems_of,
     put,
@@ -26,8 +27,19 @@ EXAMPLE = REPO_ROOT / "examples" / "serverless-db"
 AURORA = combine(put("database.kind", "aurora"), put("database.instance_type", "serverless"))
 
 
+#: Test as the RDS instance it was before issue 15 (the defaults' kind and class): the
+#: starting point of the instance cases.
+INSTANCE = combine(
+    drop("database.kind"), drop("database.serverless"), drop("database.instance_type")
+)
+
+
 def _aurora(*changes: Mutation) -> Mutation:
     return combine(AURORA, *changes)
+
+
+def _instance(*changes: Mutation) -> Mutation:
+    return combine(INSTANCE, *changes)
 
 
 CASES = [
@@ -66,20 +78,20 @@ CASES = [
     ),
     (
         "serverless-section-on-an-instance",
-        put("database.serverless", {"min_acu": 0, "max_acu": 2}),
+        _instance(put("database.serverless", {"min_acu": 0, "max_acu": 2})),
         "config/test.yaml: database.serverless: applies to kind 'aurora' with instance_type "
         "'serverless', not instance 't4g.micro'",
     ),
     # ---- kinds and instance classes
     (
         "serverless-class-on-an-instance",
-        put("database.instance_type", "serverless"),
+        _instance(put("database.instance_type", "serverless")),
         "config/test.yaml: database.instance_type: 'serverless' (Aurora Serverless v2) needs "
         "kind 'aurora'",
     ),
     (
         "aurora-on-a-class-aurora-lacks",
-        put("database.kind", "aurora"),
+        _instance(put("database.kind", "aurora")),
         "config/test.yaml: database.instance_type (set in config/defaults.yaml): 't4g.micro' is "
         "no Aurora instance class: 'serverless' (Serverless v2) or a provisioned class such as "
         "'r7g.large' or 't4g.medium'",
@@ -99,7 +111,7 @@ CASES = [
     # ---- readers and replicas
     (
         "readers-with-the-instance-kind",
-        put("database.readers", 1),
+        _instance(put("database.readers", 1)),
         "config/test.yaml: database.readers: are the instances of an Aurora cluster (kind "
         "'aurora'); the instance kind takes read_replicas",
     ),
@@ -111,14 +123,14 @@ CASES = [
     ),
     (
         "read-replicas-of-managed-credentials",
-        combine(put("database.credentials", "managed_by_rds"), put("database.read_replicas", 1)),
+        _instance(put("database.credentials", "managed_by_rds"), put("database.read_replicas", 1)),
         "config/test.yaml: database.read_replicas: RDS makes no read replica of an instance "
         "whose master password it manages (credentials 'managed_by_rds'): use "
         "'rotated_by_lambda', or kind 'aurora' with readers",
     ),
     (
         "read-replicas-without-a-zone-beside-the-multi-az-pair",
-        combine(
+        _instance(
             put("database.credentials", "rotated_by_lambda"),
             put("database.multi_az", True),
             put("database.read_replicas", 1),
@@ -135,7 +147,7 @@ CASES = [
     # ---- proxy
     (
         "proxy-with-read-replicas",
-        combine(
+        _instance(
             put("database.credentials", "rotated_by_lambda"),
             put("database.read_replicas", 1),
             put("database.proxy", True),
@@ -172,6 +184,7 @@ CASES = [
         "real-data-aurora-without-deletion-protection",
         _aurora(
             put("data_protection.holds_real_data", True),
+            drop("data_protection.shared_key"),
             put("database.removal_policy", "snapshot"),
             put("database.backup_retention_days", 7),
         ),
@@ -197,7 +210,10 @@ def test_proxy_with_an_engine_version_it_does_not_support(
     table = dict(PROXY_ENGINE_VERSIONS)
     table[("instance", "postgres")] = ("14", "15")
     monkeypatch.setattr("config.database.PROXY_ENGINE_VERSIONS", table)
-    edit_yaml(config_dir / "test.yaml", put("database.proxy", True))
+    edit_yaml(
+        config_dir / "test.yaml",
+        _instance(put("database.proxy", True), put("data_protection.shared_key", False)),
+    )
     assert problems_of(config_dir) == (
         "config/test.yaml: database.proxy: RDS Proxy does not support RDS for postgres 16 "
         "(it takes 14, 15)",

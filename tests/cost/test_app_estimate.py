@@ -79,16 +79,7 @@ def _types(synth: Synth, stage: str) -> list[str]:
 @pytest.mark.parametrize(
     "stage",
     [
-        pytest.param(
-            "Test",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Test's floor is above $60 at list prices: the load balancer and its "
-                "two addresses, WAF, two tasks with public IPs, an always-on t4g.micro "
-                "(its logical id is pinned, so no switch to a pausing Aurora), keys and "
-                "alarms come to about $85 (README 'Cost')",
-            ),
-        ),
+        "Test",
         "Stage",
         "Prod",
     ],

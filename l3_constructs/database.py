@@ -549,7 +549,8 @@ class PlatformDatabase(Construct):
                 database,
                 "NIST.800.53.R5-RDSEnhancedMonitoringEnabled",
                 "Enhanced monitoring is turned off for this deployment in its props "
-                "(monitoring_interval_seconds=0); RDS still publishes its standard metrics.",
+                "(monitoring_interval_seconds=0); RDS still publishes its standard metrics."
+                + (f" {props.monitoring_cost_note}" if props.monitoring_cost_note else ""),
             )
             skip_checkov(
                 database,

@@ -145,7 +145,7 @@ def _acknowledge_findings(cluster: rds.DatabaseCluster, props: DatabaseProps) ->
             reason = (
                 "Enhanced monitoring is turned off for this deployment in its props "
                 "(monitoring_interval_seconds=0); Aurora still publishes its standard metrics."
-            )
+            ) + (f" {props.monitoring_cost_note}" if props.monitoring_cost_note else "")
             acknowledge(instance, "NIST.800.53.R5-RDSEnhancedMonitoringEnabled", reason)
             skip_checkov(instance, "CKV_AWS_118", reason)
     if not props.deletion_protection:

@@ -80,6 +80,9 @@ class DatabaseProps:
     #: Appended to the acknowledgment of a control this deployment gives up for money (a
     #: single-AZ instance): what it saves a month.
     cost_note: str = ""
+    #: Appended to the acknowledgment of enhanced monitoring turned off
+    #: (`monitoring_interval_seconds` 0): what it saves a month.
+    monitoring_cost_note: str = ""
     engine: Engine = "postgres"
     #: Major version ("16" / "17" for PostgreSQL, "8.0" / "8.4" for MySQL; see
     #: ENGINE_FULL_VERSIONS and AURORA_FULL_VERSIONS) or a full version such as "16.9".

@@ -247,8 +247,10 @@ class PlatformNetwork(Construct):
             acknowledge(
                 subnet,
                 "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
-                "Public subnets exist to reach the internet: they hold the internet-facing "
-                "load balancer and the NAT gateways (and, without NAT, tasks with public IPs)."
+                "Public subnets exist to reach the internet: they hold an internet-facing "
+                "load balancer (one reached through a CloudFront VPC origin is internal, in "
+                "the private subnets) and the NAT gateways (and, without NAT, tasks with "
+                "public IPs)."
                 + (
                     " Without NAT, tasks with public IPs are reachable only through their "
                     f"security groups, which admit the load balancer alone. {props.cost_note}"

@@ -42,6 +42,12 @@ class DatabaseStack(PlatformStack):
                 )
                 if db.kind == "instance" and not db.multi_az
                 else "",
+                monitoring_cost_note=savings.note(
+                    lambda: savings.enhanced_monitoring(config.region, instances=1),
+                    "enhanced monitoring every 60 s, for each instance",
+                )
+                if not db.monitoring_interval_seconds
+                else "",
                 engine=db.engine,
                 engine_version=db.engine_version,
                 instance_type=db.instance_type,

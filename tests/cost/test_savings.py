@@ -49,6 +49,7 @@ def test_a_missing_price_leaves_the_sentence_out() -> None:
         # Dev: Test's database is Aurora since issue 15, whose single writer no rule flags;
         # Dev keeps Test's former single-AZ instance.
         ("AwsSolutions-RDS3", "Dev/Database/"),
+        ("NIST.800.53.R5-RDSEnhancedMonitoringEnabled", "Test/Database/"),
         ("NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW", "Test/Network/"),
     ],
 )

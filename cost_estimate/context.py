@@ -55,6 +55,13 @@ def container_insights_usage(
     return metrics, tasks * CONTAINER_INSIGHTS_LOG_MB_PER_TASK[mode] / 1024
 
 
+def enhanced_monitoring_gb(interval_seconds: float) -> float:
+    """GB of RDSOSMetrics logs a month an instance ingests with enhanced monitoring every
+    `interval_seconds` (one record each time)."""
+    records = HOURS_PER_MONTH * 3600 / interval_seconds
+    return records * ENHANCED_MONITORING_KB_PER_RECORD / 1024 / 1024
+
+
 XRAY_RESERVOIR_PER_SECOND = 1
 XRAY_SAMPLED_SHARE = 0.05
 EBS_DEFAULT_ROOT_GB = 30

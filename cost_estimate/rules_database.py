@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from cost_estimate.assembly import Resource, refs, strings
-from cost_estimate.context import ENHANCED_MONITORING_KB_PER_RECORD, Context, UnpriceableError
+from cost_estimate.context import Context, UnpriceableError, enhanced_monitoring_gb
 from cost_estimate.instances import vcpus
 from cost_estimate.model import Gap, LineItem
 from cost_estimate.prices import RegionNotPricedError
@@ -80,7 +80,7 @@ def db_instance(res: Resource, ctx: Context) -> Priced:
         )  # fmt: skip
     interval = float(props.get("MonitoringInterval", 0) or 0)
     if interval:
-        gb = H * 3600 / interval * ENHANCED_MONITORING_KB_PER_RECORD / 1024 / 1024
+        gb = enhanced_monitoring_gb(interval)
         items.append(
             ctx.item(res, category="Monitoring", item="enhanced monitoring (RDSOSMetrics logs)",
                      quantity=gb, price="cloudwatch.log_ingest_gb", kind="fixed",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cost_estimate.context import ENHANCED_MONITORING_KB_PER_RECORD, container_insights_usage
+from cost_estimate.context import container_insights_usage, enhanced_monitoring_gb
 from cost_estimate.prices import MissingPriceError, load_prices
 from cost_estimate.schedules import HOURS_PER_MONTH
 
@@ -47,9 +47,9 @@ def enhanced_monitoring(region: str, *, instances: int, interval_seconds: int = 
     """RDS enhanced monitoring of `instances` instances, a record every `interval_seconds`
     (the defaults' 60): the RDSOSMetrics log ingestion the estimator prices."""
     table = load_prices(region)
-    records = HOURS_PER_MONTH * 3600 / interval_seconds
-    gb = records * ENHANCED_MONITORING_KB_PER_RECORD / 1024 / 1024
-    return instances * gb * table.usd("cloudwatch.log_ingest_gb")
+    return (
+        instances * enhanced_monitoring_gb(interval_seconds) * table.usd("cloudwatch.log_ingest_gb")
+    )
 
 
 def rds_standby(region: str, *, engine: str, instance_class: str, storage_gb: int) -> float:

@@ -23,7 +23,7 @@ from config.models import EnvironmentConfig
 from config.service_parts import TRAFFIC_SHIFTING
 from config.services import QUEUE_VARIABLE, Service
 from cost_estimate.schedules import runs_per_month
-from l3_constructs.limits import CANARY_CRON_MINUTES, CLOUDFRONT_REGION, default_max_connections
+from l3_constructs.limits import CANARY_CRON_MINUTES, CLOUDFRONT_REGION
 from l3_constructs.observability import canary_alarm_runs, canary_schedule
 from tests.conftest import NEW_STAGE, SHIPPED_STAGES, Synth
 from tests.helpers import is_key_arn, key_of, only, props, ref_id, resources
@@ -260,12 +260,7 @@ def test_environment_wide_alarms_have_their_configured_thresholds(synth: Synth, 
     t = config.observability.thresholds
     alarms = _environment_alarms(_t(synth, stage))
     db = config.database
-    max_connections = default_max_connections(
-        db.engine,
-        db.instance_type,
-        aurora=db.aurora,
-        max_acu=db.serverless.max_acu if db.serverless_instances else None,
-    )
+    max_connections = db.default_max_connections()
     expected = {
         "Alb5xx": (t.alb_5xx_per_5_minutes, "GreaterThanThreshold"),
         "RdsCpu": (t.rds_cpu_percent, "GreaterThanThreshold"),

@@ -81,6 +81,13 @@ def combine(*changes: Mutation) -> Mutation:
     return change
 
 
+#: test.yaml's database as the RDS instance it was before issue 15 (the defaults' kind and
+#: class): the starting point of the cases about the instance kind.
+TEST_AS_INSTANCE = combine(
+    drop("database.kind"), drop("database.serverless"), drop("database.instance_type")
+)
+
+
 def problems_of(config_dir: Path) -> tuple[str, ...]:
     """The problem lines of the `ConfigError` that loading `config_dir` must raise."""
     with pytest.raises(ConfigError) as info:

@@ -23,6 +23,7 @@ from config.models import EnvironmentConfig
 from tests.config.helpers import (
     REPO_ROOT,
     SHIPPED_CONFIG,
+    TEST_AS_INSTANCE,
     Mutation,
     combine,
     drop,
@@ -1081,11 +1082,8 @@ CASES = [
     case(
         "database-mysql-insights-on-micro",
         "test.yaml",
-        # Test's database as an RDS instance (the defaults' kind and class, as before issue 15).
         combine(
-            drop("database.kind"),
-            drop("database.serverless"),
-            drop("database.instance_type"),
+            TEST_AS_INSTANCE,
             put("database.engine", "mysql"),
             put("database.engine_version", "8.4"),
         ),
@@ -1695,12 +1693,7 @@ CASES = [
     case(
         "shared-key-with-a-proxy",
         "test.yaml",
-        combine(
-            drop("database.kind"),
-            drop("database.serverless"),
-            drop("database.instance_type"),
-            put("database.proxy", True),
-        ),
+        combine(TEST_AS_INSTANCE, put("database.proxy", True)),
         "config/test.yaml: data_protection.shared_key: cannot serve an RDS Proxy "
         "(database.proxy): the proxy's role would have to be named in the policy of the "
         "Network stack's key, which the Database stack depends on; drop shared_key (the "

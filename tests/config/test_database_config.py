@@ -14,6 +14,7 @@ from config.loader import ConfigError, LoadedEnvironment, load_environments, loa
 from l3_constructs.limits import PROXY_ENGINE_VERSIONS
 from tests.config.helpers import (
     REPO_ROOT,
+    TEST_AS_INSTANCE,
     Mutation,
     combine,
     drop,
@@ -27,19 +28,12 @@ EXAMPLE = REPO_ROOT / "examples" / "serverless-db"
 AURORA = combine(put("database.kind", "aurora"), put("database.instance_type", "serverless"))
 
 
-#: Test as the RDS instance it was before issue 15 (the defaults' kind and class): the
-#: starting point of the instance cases.
-INSTANCE = combine(
-    drop("database.kind"), drop("database.serverless"), drop("database.instance_type")
-)
-
-
 def _aurora(*changes: Mutation) -> Mutation:
     return combine(AURORA, *changes)
 
 
 def _instance(*changes: Mutation) -> Mutation:
-    return combine(INSTANCE, *changes)
+    return combine(TEST_AS_INSTANCE, *changes)
 
 
 CASES = [

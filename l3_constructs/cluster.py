@@ -20,7 +20,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct, IConstruct
 
-from l3_constructs.compliance import acknowledge, skip_checkov
+from l3_constructs.compliance import acknowledge, skip_checkov, with_cost_note
 from l3_constructs.ec2_capacity import Ec2Capacity, Ec2CapacityProps
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import allow_cloudwatch_logs
@@ -105,11 +105,12 @@ class PlatformCluster(Construct):
         #: them, exist) in `enhanced` and `enabled` mode.
         self.container_insights = container_insights != "disabled"
         if not self.container_insights:
-            reason = (
+            reason = with_cost_note(
                 "Container Insights is off for this environment to save its metric charges: "
                 "no per-service and per-task CPU, memory, network and running-task metrics or "
                 "performance logs (ECS's own service CPU and memory metrics, the alarms on "
-                f"them and the logs remain).{(' ' + cost_note) if cost_note else ''}"
+                "them and the logs remain).",
+                cost_note,
             )
             acknowledge(self.cluster, "AwsSolutions-ECS4", reason)
             skip_checkov(self.cluster, "CKV_AWS_65", reason)

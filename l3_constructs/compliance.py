@@ -44,6 +44,12 @@ def namespaced(rule: str) -> str:
     raise ValueError(f"{rule!r} is not a rule id of a known pack {_PACKS} or plugin {_PLUGINS}")
 
 
+def with_cost_note(reason: str, cost_note: str) -> str:
+    """`reason` for a control given up for money, followed by `cost_note` (what it saves a
+    month, `cost_estimate.savings.note`) when there is one."""
+    return f"{reason} {cost_note}" if cost_note else reason
+
+
 def acknowledge(scope: IConstruct, rules: str | tuple[str, ...], reason: str) -> None:
     """Acknowledge `rules` on `scope` (the construct the finding concerns) with `reason`."""
     if len(reason.strip()) < MIN_REASON_LENGTH:

@@ -23,7 +23,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, IConstruct
 
-from l3_constructs.compliance import acknowledge, skip_checkov
+from l3_constructs.compliance import acknowledge, skip_checkov, with_cost_note
 from l3_constructs.database_cluster import build_cluster
 from l3_constructs.database_props import (
     AURORA_PARAMETERS,
@@ -516,10 +516,12 @@ class PlatformDatabase(Construct):
             acknowledge(
                 database,
                 ("AwsSolutions-RDS3", "NIST.800.53.R5-RDSMultiAZSupport"),
-                "Multi-AZ is a per-deployment setting (DatabaseProps.multi_az); this one runs "
-                "a single instance and relies on automated backups and snapshots to recover "
-                "(a zone's outage stops the database until it is restored elsewhere)."
-                + (f" {props.cost_note}" if props.cost_note else ""),
+                with_cost_note(
+                    "Multi-AZ is a per-deployment setting (DatabaseProps.multi_az); this one runs "
+                    "a single instance and relies on automated backups and snapshots to recover "
+                    "(a zone's outage stops the database until it is restored elsewhere).",
+                    props.cost_note,
+                ),
             )
             skip_checkov(
                 database,
@@ -548,9 +550,11 @@ class PlatformDatabase(Construct):
             acknowledge(
                 database,
                 "NIST.800.53.R5-RDSEnhancedMonitoringEnabled",
-                "Enhanced monitoring is turned off for this deployment in its props "
-                "(monitoring_interval_seconds=0); RDS still publishes its standard metrics."
-                + (f" {props.monitoring_cost_note}" if props.monitoring_cost_note else ""),
+                with_cost_note(
+                    "Enhanced monitoring is turned off for this deployment in its props "
+                    "(monitoring_interval_seconds=0); RDS still publishes its standard metrics.",
+                    props.monitoring_cost_note,
+                ),
             )
             skip_checkov(
                 database,

@@ -21,7 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
-from l3_constructs.compliance import acknowledge, skip_checkov
+from l3_constructs.compliance import acknowledge, skip_checkov, with_cost_note
 from l3_constructs.database_props import (
     AURORA_LOG_EXPORTS,
     EXCLUDE_CHARACTERS,
@@ -142,10 +142,11 @@ def _acknowledge_findings(cluster: rds.DatabaseCluster, props: DatabaseProps) ->
             "a stack of its own (l3_constructs.database_backup).",
         )
         if not props.monitoring_interval_seconds:
-            reason = (
+            reason = with_cost_note(
                 "Enhanced monitoring is turned off for this deployment in its props "
-                "(monitoring_interval_seconds=0); Aurora still publishes its standard metrics."
-            ) + (f" {props.monitoring_cost_note}" if props.monitoring_cost_note else "")
+                "(monitoring_interval_seconds=0); Aurora still publishes its standard metrics.",
+                props.monitoring_cost_note,
+            )
             acknowledge(instance, "NIST.800.53.R5-RDSEnhancedMonitoringEnabled", reason)
             skip_checkov(instance, "CKV_AWS_118", reason)
     if not props.deletion_protection:

@@ -76,7 +76,7 @@ def main() -> int:
         return 1
     configs = [env.config for env in environments]
     # CDK-free: what to build, and how, is decided before the CDK (and its Node) loads.
-    from synthesis import node, parallel, selection  # noqa: PLC0415
+    from synthesis import node, parallel, selection, template_checks  # noqa: PLC0415
 
     stage_names = [config.stage_name for config in configs]
     context = selection.cli_context(os.environ)
@@ -98,10 +98,12 @@ def main() -> int:
             stage_order=stage_names,
         )
     node.use_synth_node(os.environ)
-    # Imported only now: a bad config is reported before the CDK (and its Node process) loads.
+    # The CDK loads only now: a bad config is reported before it (and its Node process) does.
+    # Its template checks start in Node while the aws_cdk modules are imported here.
+    checks = template_checks.create(os.environ)
     from stacks.application import build_app  # noqa: PLC0415
 
-    build_app(configs, stages=selected).synth()
+    build_app(configs, stages=selected, template_checks=checks).synth()
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from aws_cdk import App, Validations
+from aws_cdk import App, IPolicyValidationPlugin, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
 
 from config.models import EnvironmentConfig
@@ -19,6 +19,7 @@ def build_app(
     context: Mapping[str, Any] | None = None,
     outdir: str | None = None,
     stages: Collection[str] | None = None,
+    template_checks: IPolicyValidationPlugin | None = None,
 ) -> App:
     """An `App` with one `PlatformStage` per environment and cdk-nag packs registered:
     AwsSolutions and NIST 800-53 rev5 everywhere, HIPAA / PCI DSS where config asks.
@@ -26,6 +27,11 @@ def build_app(
     `stages` (stage names) builds only those environments: what a deploy of one stage
     needs, checked exactly as in the whole app (the packs any environment selects still
     check them). None builds every environment.
+
+    `template_checks`: CDK's template-check plugin, created beforehand
+    (`synthesis.template_checks`), registered before the packs: its report comes first, as
+    CDK's own does (CDK adds its own to the nested stages, which it reports before the
+    app). None: CDK adds its own (unless `CDK_VALIDATION=false`).
     """
     app = App(context=dict(context or {}), outdir=outdir)
     configs = list(environments)
@@ -34,6 +40,8 @@ def build_app(
         for config in configs
         if stages is None or config.stage_name in stages
     ]
+    if template_checks is not None:
+        Validations.of(app).add_plugins(template_checks)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
     # cdk-nag 3 runs a validation plugin over the whole app, wherever it is added: a pack
     # one environment selects checks every environment, so each acknowledged NIST finding

@@ -227,6 +227,9 @@ def _read_assembly(outdir: Path) -> Assembly:
 
 #: What a synth subprocess may print before the session reports it failed.
 _OUTPUT_TAIL = 60
+#: A synth that has not finished by then is stopped and reported, not waited for forever
+#: (the whole app takes under a minute even on a busy machine).
+_SYNTH_TIMEOUT_S = 600
 #: The stage the session also builds on its own (`-c stage=Test`, what `make deploy
 #: STAGE=Test` synthesizes), after the whole app, on the core the whole app's synth frees.
 ALONE_STAGE = "Test"
@@ -262,7 +265,12 @@ class _Synthesis:
         """Whether it succeeded (else `error` says why); at once if it was waited for."""
         if self._process is not None:
             assert self._output is not None
-            code = self._process.wait()
+            try:
+                code = self._process.wait(timeout=_SYNTH_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                code = self._process.wait()
+                self._output.write(b"\n(stopped: still running after %d s)" % _SYNTH_TIMEOUT_S)
             self._output.seek(0)
             output = self._output.read().decode("utf-8", errors="replace")
             self._output.close()

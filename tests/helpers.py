@@ -103,7 +103,7 @@ def standalone_platform(
 ) -> Any:
     """A small stack of its own (a VPC, a `PlatformCluster` with `cluster_options` and a
     `PlatformLoadBalancer` without CloudFront) for construct-level tests: (stack, cluster,
-    load balancer, vpc). Call it only after the session synth (jsii is one process)."""
+    load balancer, vpc). Tests calling it run after the session's synth (conftest)."""
     from aws_cdk import App, Environment, Stack  # noqa: PLC0415 - CDK only where needed
     from aws_cdk import aws_ec2 as ec2  # noqa: PLC0415
 

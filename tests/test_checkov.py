@@ -46,7 +46,7 @@ def test_the_config_file_skips_nothing() -> None:
 
 
 def test_skip_checkov_refuses_a_skip_without_a_specific_reason(synth: Synth) -> None:
-    # `synth` first: jsii is one process, and the session's synth may be using it.
+    # `synth`: after the session's synth (see _synth_order in tests/conftest.py).
     from aws_cdk import Stack  # noqa: PLC0415
     from aws_cdk import aws_s3 as s3  # noqa: PLC0415
 

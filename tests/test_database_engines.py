@@ -1,6 +1,6 @@
 """Every engine version the config accepts is one the database construct can build.
 
-Construct-level (no synth); waits for the session synth, since jsii is one process.
+Construct-level (no synth); run after the session's synth (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ ACCEPTED = [(engine, major) for engine, majors in ENGINE_VERSIONS.items() for ma
 
 @pytest.mark.parametrize(("engine", "major"), ACCEPTED)
 def test_accepted_major_becomes_a_full_version(synth: Synth, engine: str, major: str) -> None:
-    del synth  # waited for: the session synth may still be using jsii in its thread
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     props = DatabaseProps(engine=engine, engine_version=major)  # type: ignore[arg-type]
     version = instance_engine(props).engine_version
     assert version is not None

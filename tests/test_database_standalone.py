@@ -2,7 +2,7 @@
 instance with read replicas in the other zones, and a provisioned Aurora cluster with readers
 behind an RDS Proxy (whose read-only endpoint serves them); their alarms; cdk-nag (AwsSolutions
 and NIST 800-53 rev 5) and cfn-lint over both; and the construct's refusals.
-Construct-level: one app for the module, built after the session synth (jsii is one process).
+Construct-level: one app for the module, built after the session's synth (conftest).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ AURORA = DatabaseProps(
 def built(synth: Synth, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The app, synthesized with cdk-nag's packs (a finding fails the synth), and its
     template, alarms and databases."""
-    del synth  # waited for: the session synth may still be using jsii in its thread
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     from aws_cdk import App, Environment, Stack, Validations  # noqa: PLC0415
     from aws_cdk import aws_cloudwatch_actions as actions  # noqa: PLC0415
     from aws_cdk import aws_sns as sns  # noqa: PLC0415
@@ -317,7 +317,7 @@ def test_aurora_max_connections() -> None:
 def test_the_construct_refuses_what_rds_cannot_build(
     synth: Synth, props_: DatabaseProps, message: str
 ) -> None:
-    del synth  # jsii: the session synth first
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     from aws_cdk import App, Stack  # noqa: PLC0415
     from aws_cdk import aws_ec2 as ec2  # noqa: PLC0415
 

@@ -254,7 +254,7 @@ def test_containers_on_instances_stay_locked_down(synth: Synth, stage: str) -> N
 
 @pytest.fixture(scope="module")
 def arm_spot_platform(synth: Synth) -> tuple[Any, Any, Any, Any]:
-    del synth  # waited for: jsii is one process
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     from l3_constructs.ec2_capacity import Ec2CapacityProps, SpotInstancesProps  # noqa: PLC0415
 
     platform: tuple[Any, Any, Any, Any] = standalone_platform(
@@ -325,7 +325,7 @@ def test_the_service_refuses_without_instances(
     from l3_constructs.service import PlatformService, ServiceProps  # noqa: PLC0415
     from l3_constructs.workload import ImageSource  # noqa: PLC0415
 
-    del arm_spot_platform  # built first: jsii is one process, the session synth is done
+    del arm_spot_platform  # built first (module order), after the session's synth
     # A platform without EC2 capacity.
     stack, cluster, _, vpc = standalone_platform(
         f"Refuse{changes.get('network_mode', 'ec2').title()}", nat_gateways=0, app_context={}

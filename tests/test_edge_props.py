@@ -56,7 +56,7 @@ PROPS = EdgeProps(
 
 @pytest.fixture(scope="module")
 def template(synth: Synth) -> dict[str, Any]:
-    del synth  # waited for: the session synth may still be using jsii in its thread
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     app = App(context=cdk_json_context())
     producer = Stack(app, "Producer", env=Environment(account=ACCOUNT, region="eu-west-1"))
     secret = secretsmanager.Secret(producer, "Secret")
@@ -175,7 +175,7 @@ def test_origin_header_reads_the_replica_in_the_edge_region(template: dict[str, 
 def test_bad_props_are_refused_before_any_resource(
     synth: Synth, change: dict[str, Any], message: str
 ) -> None:
-    del synth  # jsii is free only after the session synth
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     stack = Stack(App(), "Bad", env=Environment(account=ACCOUNT, region="us-east-1"))
     bad = EdgeProps(**{**PROPS.__dict__, **change})
     with pytest.raises(ValueError, match=message):
@@ -183,7 +183,7 @@ def test_bad_props_are_refused_before_any_resource(
 
 
 def test_edge_outside_us_east_1_is_refused(synth: Synth) -> None:
-    del synth
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     stack = Stack(App(), "Wrong", env=Environment(account=ACCOUNT, region="eu-west-1"))
     with pytest.raises(ValueError, match="needs a stack in us-east-1"):
         PlatformEdge(stack, "Edge", props=PROPS, origin_verify_secret_arn="arn")

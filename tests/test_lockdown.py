@@ -141,7 +141,7 @@ def test_every_volume_is_a_mounted_scratch_volume(synth: Synth, stage: str) -> N
 def test_the_lock_down_options_reach_the_containers(synth: Synth) -> None:
     """Non-default user, writable paths and capabilities (no shipped config sets them), on a
     standalone task with tracing."""
-    # `synth` first: jsii is one process, and the session's synth may be using it.
+    # `synth`: after the session's synth (see _synth_order in tests/conftest.py).
     from aws_cdk import Stack, assertions  # noqa: PLC0415
     from aws_cdk import aws_kms as kms  # noqa: PLC0415
 

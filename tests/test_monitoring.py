@@ -784,7 +784,7 @@ def test_test_canary_runs_every_three_hours(synth: Synth) -> None:
 def test_canary_schedule_and_alarm_for_every_allowed_interval(synth: Synth, minutes: int) -> None:
     """Every interval config accepts: a schedule firing every `minutes` (as the cost estimate
     counts it), and alarm periods x evaluation periods within a day."""
-    del synth  # jsii after the session synth
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     expression = canary_schedule(minutes).expression_string
     assert expression.startswith("rate(" if minutes <= 60 else "cron(")
     assert runs_per_month(expression) == pytest.approx(730 * 60 / minutes)

@@ -667,8 +667,8 @@ def test_static_files_are_validated(
     synth: Synth, static_files: tuple[StaticFiles, ...], message: str
 ) -> None:
     """A retire of one prefix must never see another service's files (no synth needed; the
-    fixture only keeps this test off jsii while the session's synth runs)."""
-    del synth
+    fixture only orders it after the session's synth)."""
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     with pytest.raises(ValueError, match=message):
         validate(_props(*static_files))
 

@@ -46,7 +46,7 @@ def _job(stack: Stack, name: str) -> ReleasedService:
 
 @pytest.fixture(scope="module")
 def stacks(synth: Synth) -> dict[str, dict[str, Any]]:
-    del synth  # waited for: the session synth may still be using jsii in its thread
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     app = App(context=cdk_json_context())
     env = Environment(account=ACCOUNT, region=REGION)
     templates = {}

@@ -379,7 +379,7 @@ REFUSALS = [
 @pytest.fixture(scope="module")
 def refusal_scope(synth: Synth) -> tuple[Any, Any, Any, Any]:
     """A small stack (never synthesized) with a cluster without capacity providers."""
-    del synth  # waited for: jsii is one process, and the session's synth may be using it
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     platform: tuple[Any, Any, Any, Any] = standalone_platform(
         "Refusals", nat_gateways=0, app_context={}
     )

@@ -19,7 +19,7 @@ def _props(image: ImageSource) -> TaskProps:
 
 @pytest.fixture(scope="module")
 def stack(synth: Synth) -> Stack:
-    del synth  # waited for: the session synth may still be using jsii in its thread
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     return Stack(App(), "ImageTest")
 
 

@@ -27,7 +27,7 @@ _IMAGE = ImageSource(kind="ecr", repository_name="web/api", tag="v1")
 
 @pytest.fixture(scope="module")
 def built(synth: Synth) -> tuple[Stack, PlatformCluster, PlatformLoadBalancer, ec2.Vpc]:
-    del synth  # waited for: the session synth may still be using jsii in its thread
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     platform: tuple[Stack, PlatformCluster, PlatformLoadBalancer, ec2.Vpc] = standalone_platform(
         "Standalone", nat_gateways=1, app_context=cdk_json_context()
     )
@@ -166,7 +166,7 @@ def test_origin_secret_is_replicated_only_to_another_region() -> None:
 def test_fixed_capacity_gets_no_scaling(synth: Synth) -> None:
     """min = max: no scalable target and no CPU / memory target tracking (each policy keeps
     two CloudWatch alarms that could never change the count); min < max: both policies."""
-    del synth  # waited for: jsii is one process
+    del synth  # after the session's synth: see _synth_order in tests/conftest.py
     stack, cluster, _, vpc = standalone_platform(
         "FixedCapacity", nat_gateways=1, app_context=cdk_json_context()
     )

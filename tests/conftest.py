@@ -41,6 +41,7 @@ from aws_cdk import assertions  # noqa: E402
 
 from config.loader import load_environments, load_from  # noqa: E402
 from config.models import EnvironmentConfig  # noqa: E402
+from cost_estimate.assembly import Stage, read_stage  # noqa: E402
 
 #: Where the session's cloud assembly goes; `make cfn-lint` lints the templates in it.
 TEST_ASSEMBLY = ROOT / "build" / "test-assembly"
@@ -169,6 +170,7 @@ class Synth:
         self.configs = configs
         self._session = session
         self._assertions: dict[tuple[str, str], assertions.Template] = {}
+        self._stages: dict[str, Stage] = {}
 
     @property
     def outdir(self) -> Path:
@@ -193,6 +195,12 @@ class Synth:
 
     def template(self, stage: str, stack: str) -> dict[str, Any]:
         return self.templates[(stage, stack)]
+
+    def stage(self, name: str) -> Stage:
+        """One stage as `make cost` and `make diagrams` read it (`read_stage`, read once)."""
+        if name not in self._stages:
+            self._stages[name] = read_stage(self.outdir / f"assembly-{name}")
+        return self._stages[name]
 
     def assertions(self, stage: str, stack: str) -> assertions.Template:
         """`aws_cdk.assertions.Template` of one stack (parsed once, from the synthesized JSON)."""

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from config.cost import COST_METADATA_TYPE
-from cost_estimate.assembly import read_stage
 from l3_constructs.budget import BudgetProps
 from tests.conftest import ALL_STAGES, Synth
 from tests.helpers import ALL_STACKS, key_of, only, props, resources
@@ -102,7 +101,7 @@ def test_no_other_stack_has_a_budget(synth: Synth, stage: str) -> None:
 def test_the_assembly_carries_what_make_cost_needs(synth: Synth, stage: str) -> None:
     """Budget, region, tag and assumptions, as metadata of the Monitoring stack (only)."""
     config = synth.configs[stage]
-    assembly = read_stage(synth.outdir / f"assembly-{stage}")
+    assembly = synth.stage(stage)
     assert [s.name for s in assembly.stacks.values() if s.metadata_of_type(COST_METADATA_TYPE)] == [
         "Monitoring"
     ]

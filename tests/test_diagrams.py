@@ -13,7 +13,6 @@ import pytest
 from architecture_diagram.__main__ import main
 from architecture_diagram.graph import Graph, build
 from architecture_diagram.mermaid import render
-from cost_estimate.assembly import read_stage
 from tests.conftest import ALL_STAGES, Synth
 
 STAGES = ALL_STAGES
@@ -22,7 +21,7 @@ _GRAPHS: dict[str, Graph] = {}
 
 def _graph(synth: Synth, stage: str) -> Graph:
     if stage not in _GRAPHS:
-        _GRAPHS[stage] = build(read_stage(synth.outdir / f"assembly-{stage}"))
+        _GRAPHS[stage] = build(synth.stage(stage))
     return _GRAPHS[stage]
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from cost_estimate.__main__ import main
-from cost_estimate.assembly import read_stage
 from cost_estimate.estimate import estimate_stage
 from cost_estimate.model import Estimate
 from tests.conftest import ALL_STAGES, Synth
@@ -20,7 +19,7 @@ _CACHE: dict[str, Estimate] = {}
 
 def _estimate(synth: Synth, stage: str) -> Estimate:
     if stage not in _CACHE:
-        _CACHE[stage] = estimate_stage(read_stage(synth.outdir / f"assembly-{stage}"))
+        _CACHE[stage] = estimate_stage(synth.stage(stage))
     return _CACHE[stage]
 
 

@@ -74,9 +74,12 @@ def test_a_stage_built_alone_is_checked_as_in_the_whole_app(
     assert {r["conclusion"] for r in stage_alone.report["pluginReports"]} == {"success"}
 
 
-def _run_app(context: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _run_app(
+    context: dict[str, Any], tmp_path: Path, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PLATFORM_CONFIG", WORKERS_ENV)}
     env |= {"CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path / "out")}
+    env |= extra_env
     return subprocess.run(
         [sys.executable, "app.py"],
         cwd=ROOT,
@@ -107,17 +110,7 @@ def test_app_refuses_an_unknown_stage_in_one_line(tmp_path: Path, value: str, me
 
 
 def test_app_refuses_a_bad_worker_count_in_one_line(tmp_path: Path) -> None:
-    env = {**os.environ, WORKERS_ENV: "two", "CDK_OUTDIR": str(tmp_path / "out")}
-    env.pop("PLATFORM_CONFIG", None)
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _run_app(cdk_json_context(), tmp_path, **{WORKERS_ENV: "two"})
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"error: {WORKERS_ENV}: expected a whole number >= 1, got 'two'"

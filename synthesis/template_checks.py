@@ -111,17 +111,20 @@ def create(environ: Mapping[str, str]) -> CloudFormationValidatePlugin | None:
     import aws_cdk  # noqa: F401, PLC0415
     import cdk_nag  # noqa: F401, PLC0415
 
-    creation = None if environ.get(VALIDATION_ENV) == "false" else _Creation()
-    if creation is not None:
-        creation.start()
-    try:
-        for name in CDK_MODULES:
-            importlib.import_module(f"aws_cdk.{name}")
-    finally:
-        if creation is not None:
-            creation.join()
-    if creation is None:
+    if environ.get(VALIDATION_ENV) == "false":
+        _import_cdk_modules()
         return None
+    creation = _Creation()
+    creation.start()
+    try:
+        _import_cdk_modules()
+    finally:
+        creation.join()
     if creation.error is not None:
         raise creation.error
     return creation.plugin
+
+
+def _import_cdk_modules() -> None:
+    for name in CDK_MODULES:
+        importlib.import_module(f"aws_cdk.{name}")

@@ -23,6 +23,7 @@ service never renames another's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,12 +42,24 @@ from l3_constructs.monitoring_props import (
     MonitoringProps,
 )
 
-FIVE_MINUTES = Duration.minutes(5)
-ONE_MINUTE = Duration.minutes(1)
 GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 LT = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
 #: Target response time percentiles graphed; the alarm watches p95.
 LATENCY_PERCENTILES = ("p50", "p95", "p99")
+
+
+@functools.cache
+def five_minutes() -> Duration:
+    """Five minutes, the period of most alarms and graphs (made on first use, not at
+    import: importing the constructs calls nothing in jsii, `synthesis/template_checks`)."""
+    return Duration.minutes(5)
+
+
+@functools.cache
+def one_minute() -> Duration:
+    """One minute, the period of utilisation and health metrics (made on first use)."""
+    return Duration.minutes(1)
+
 
 _MISSING = cloudwatch.TreatMissingData.MISSING
 _NOT_BREACHING = cloudwatch.TreatMissingData.NOT_BREACHING
@@ -101,21 +114,21 @@ class LoadBalancerSignals:
         self.http_5xx = sum_metrics(
             [
                 lb.http_code_target(
-                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=FIVE_MINUTES, statistic="Sum"
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=five_minutes(), statistic="Sum"
                 ),
                 lb.http_code_elb(
-                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=FIVE_MINUTES, statistic="Sum"
+                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=five_minutes(), statistic="Sum"
                 ),
             ],
             "5xx (targets + load balancer)",
             "http5xx",
         )
         self.target_4xx = lb.http_code_target(
-            elbv2.HttpCodeTarget.TARGET_4XX_COUNT, period=FIVE_MINUTES, label="Target 4xx"
+            elbv2.HttpCodeTarget.TARGET_4XX_COUNT, period=five_minutes(), label="Target 4xx"
         )
-        self.requests = lb.request_count(period=FIVE_MINUTES, label="Requests")
+        self.requests = lb.request_count(period=five_minutes(), label="Requests")
         self.response_time = [
-            lb.target_response_time(statistic=stat, period=FIVE_MINUTES, label=stat)
+            lb.target_response_time(statistic=stat, period=five_minutes(), label=stat)
             for stat in LATENCY_PERCENTILES
         ]
 
@@ -147,23 +160,23 @@ class TargetSignals:
             ]
 
         self.http_5xx = sum_metrics(
-            each("HTTPCode_Target_5XX_Count", "Sum", FIVE_MINUTES), "Target 5xx", "target5xx"
+            each("HTTPCode_Target_5XX_Count", "Sum", five_minutes()), "Target 5xx", "target5xx"
         )
         self.http_4xx = sum_metrics(
-            each("HTTPCode_Target_4XX_Count", "Sum", FIVE_MINUTES), "Target 4xx", "target4xx"
+            each("HTTPCode_Target_4XX_Count", "Sum", five_minutes()), "Target 4xx", "target4xx"
         )
-        self.requests = sum_metrics(each("RequestCount", "Sum", FIVE_MINUTES), "Requests", "req")
+        self.requests = sum_metrics(each("RequestCount", "Sum", five_minutes()), "Requests", "req")
         # Percentiles cannot be summed: the slower group is the service's latency (during a
         # canary or linear shift both groups serve; otherwise one does).
         self.response_time = {
-            stat: max_metrics(each("TargetResponseTime", stat, FIVE_MINUTES), stat, f"{stat}tg")
+            stat: max_metrics(each("TargetResponseTime", stat, five_minutes()), stat, f"{stat}tg")
             for stat in LATENCY_PERCENTILES
         }
         self.unhealthy = sum_metrics(
-            each("UnHealthyHostCount", "Maximum", ONE_MINUTE), "Unhealthy targets", "unhealthy"
+            each("UnHealthyHostCount", "Maximum", one_minute()), "Unhealthy targets", "unhealthy"
         )
         self.healthy = sum_metrics(
-            each("HealthyHostCount", "Maximum", ONE_MINUTE), "Healthy targets", "healthy"
+            each("HealthyHostCount", "Maximum", one_minute()), "Healthy targets", "healthy"
         )
 
 
@@ -173,10 +186,10 @@ class QueueSignals:
     def __init__(self, queue: MonitoredQueue) -> None:
         self.oldest_message_alarm_seconds = queue.oldest_message_alarm_seconds
         self.visible = queue.queue.metric_approximate_number_of_messages_visible(
-            period=ONE_MINUTE, statistic="Maximum", label="Visible messages"
+            period=one_minute(), statistic="Maximum", label="Visible messages"
         )
         self.oldest_message_age = queue.queue.metric_approximate_age_of_oldest_message(
-            period=ONE_MINUTE, statistic="Maximum", label="Oldest message age"
+            period=one_minute(), statistic="Maximum", label="Oldest message age"
         )
         self.dead_letters = dead_letter_messages(queue.dead_letter_queue)
 
@@ -193,8 +206,8 @@ class ServiceSignals:
     ) -> None:
         self.name = service.name
         self.kind = service.kind
-        self.cpu = service.service.metric_cpu_utilization(period=ONE_MINUTE, label="CPU")
-        self.memory = service.service.metric_memory_utilization(period=ONE_MINUTE, label="Memory")
+        self.cpu = service.service.metric_cpu_utilization(period=one_minute(), label="CPU")
+        self.memory = service.service.metric_memory_utilization(period=one_minute(), label="Memory")
         # Container Insights (the cluster's): the tasks running, 0 included (ECS's own
         # utilisation metrics stop when none runs).
         self.running_tasks = cloudwatch.Metric(
@@ -205,7 +218,7 @@ class ServiceSignals:
                 "ServiceName": service.service.service_name,
             },
             statistic="Maximum",
-            period=ONE_MINUTE,
+            period=one_minute(),
             label="Running tasks",
         )
         self.error_logs = error_logs.with_(label="Error log events")
@@ -220,14 +233,14 @@ class JobSignals:
         self.name = job.name
         machine = job.state_machine
         self.succeeded = machine.metric_succeeded(
-            period=FIVE_MINUTES, statistic="Sum", label="Succeeded"
+            period=five_minutes(), statistic="Sum", label="Succeeded"
         )
-        self.failed = machine.metric_failed(period=FIVE_MINUTES, statistic="Sum", label="Failed")
+        self.failed = machine.metric_failed(period=five_minutes(), statistic="Sum", label="Failed")
         self.timed_out = machine.metric_timed_out(
-            period=FIVE_MINUTES, statistic="Sum", label="Timed out"
+            period=five_minutes(), statistic="Sum", label="Timed out"
         )
         self.duration = machine.metric_time(
-            period=FIVE_MINUTES, statistic="Maximum", label="Run time (ms)"
+            period=five_minutes(), statistic="Maximum", label="Run time (ms)"
         )
         self.dead_letters = dead_letter_messages(job.dead_letter_queue)
 
@@ -241,16 +254,16 @@ class DatabaseSignals:
         #: A metric of the writer (the instance, or the cluster's WRITER role), by name.
         self.metric = _writer_metric(database)
         metric = self.metric
-        self.cpu = metric("CPUUtilization", statistic="Average", period=ONE_MINUTE, label="CPU")
+        self.cpu = metric("CPUUtilization", statistic="Average", period=one_minute(), label="CPU")
         self.connections = metric(
-            "DatabaseConnections", period=ONE_MINUTE, statistic="Maximum", label="Connections"
+            "DatabaseConnections", period=one_minute(), statistic="Maximum", label="Connections"
         )
         # Aurora storage grows by itself: no free storage to watch.
         self.free_storage = (
             None
             if database.aurora
             else metric(
-                "FreeStorageSpace", period=FIVE_MINUTES, statistic="Minimum", label="Free storage"
+                "FreeStorageSpace", period=five_minutes(), statistic="Minimum", label="Free storage"
             )
         )
         # Serverless v2: the share of max_acu in use (a paused instance reports nothing).
@@ -258,7 +271,7 @@ class DatabaseSignals:
             metric(
                 "ACUUtilization",
                 statistic="Average",
-                period=FIVE_MINUTES,
+                period=five_minutes(),
                 label="Capacity (% of max ACUs)",
             )
             if database.max_acu is not None
@@ -269,7 +282,7 @@ class DatabaseSignals:
             (
                 f"RdsReplica{i}Lag",
                 replica.metric(
-                    "ReplicaLag", statistic="Maximum", period=ONE_MINUTE, label=f"Replica {i} lag"
+                    "ReplicaLag", statistic="Maximum", period=one_minute(), label=f"Replica {i} lag"
                 ),
             )
             for i, replica in enumerate(database.replicas, start=1)
@@ -280,7 +293,7 @@ class DatabaseSignals:
                 metric_name="AuroraReplicaLagMaximum",
                 dimensions_map={"DBClusterIdentifier": str(database.cluster_identifier)},
                 statistic="Maximum",
-                period=ONE_MINUTE,
+                period=one_minute(),
             )
             self.replica_lags.append(
                 (
@@ -289,7 +302,7 @@ class DatabaseSignals:
                         expression="lag / 1000",
                         using_metrics={"lag": milliseconds},
                         label="Reader lag (s)",
-                        period=ONE_MINUTE,
+                        period=one_minute(),
                     ),
                 )
             )
@@ -304,7 +317,7 @@ class DatabaseSignals:
                     "TargetRole": "READ_WRITE",
                 },
                 statistic="Minimum",
-                period=FIVE_MINUTES,
+                period=five_minutes(),
                 label="Proxy availability",
             )
             if database.proxy_name
@@ -333,7 +346,7 @@ def _writer_metric(database: MonitoredDatabase) -> Callable[..., cloudwatch.Metr
 def dead_letter_messages(queue: sqs.IQueue) -> cloudwatch.Metric:
     """Messages waiting in a dead-letter queue (the most seen in 5 minutes)."""
     return queue.metric_approximate_number_of_messages_visible(
-        period=FIVE_MINUTES, statistic="Maximum", label="Dead-letter messages"
+        period=five_minutes(), statistic="Maximum", label="Dead-letter messages"
     )
 
 

@@ -24,13 +24,13 @@ from aws_cdk import aws_synthetics as synthetics
 from constructs import Construct
 
 from l3_constructs.alarms import (
-    FIVE_MINUTES,
-    ONE_MINUTE,
     DatabaseSignals,
     JobSignals,
     LoadBalancerSignals,
     ServiceSignals,
     connections_threshold,
+    five_minutes,
+    one_minute,
 )
 from l3_constructs.limits import CLOUDFRONT_REGION
 from l3_constructs.monitoring_props import MonitoringProps
@@ -200,15 +200,15 @@ def _database_row(
         _graph(
             "Latency: read / write (s)",
             [
-                metric("ReadLatency", label="Read", period=ONE_MINUTE),
-                metric("WriteLatency", label="Write", period=ONE_MINUTE),
+                metric("ReadLatency", label="Read", period=one_minute()),
+                metric("WriteLatency", label="Write", period=one_minute()),
             ],
         ),
         _graph(
             "Traffic: IOPS",
             [
-                metric("ReadIOPS", label="Read", period=ONE_MINUTE),
-                metric("WriteIOPS", label="Write", period=ONE_MINUTE),
+                metric("ReadIOPS", label="Read", period=one_minute()),
+                metric("WriteIOPS", label="Write", period=one_minute()),
             ],
         ),
         _graph(
@@ -233,12 +233,12 @@ def _edge_row(
             metric_name=metric,
             dimensions_map=dimensions,
             region=CLOUDFRONT_REGION,
-            period=FIVE_MINUTES,
+            period=five_minutes(),
             **kw,
         )
 
     latency: list[cloudwatch.IMetric] = (
-        [canary.metric_duration(period=FIVE_MINUTES, label="Canary health check")]
+        [canary.metric_duration(period=five_minutes(), label="Canary health check")]
         if canary is not None
         else []
     )

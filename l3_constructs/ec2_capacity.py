@@ -44,7 +44,7 @@ from l3_constructs.compliance import (
 from l3_constructs.shared import KEY_USE_ACTIONS
 
 #: The dynamic host ports of bridge networking (ECS's ephemeral range on Amazon Linux).
-EPHEMERAL_PORTS = ec2.Port.tcp_range(32768, 65535)
+EPHEMERAL_PORTS: tuple[int, int] = (32768, 65535)
 _HARDWARE = {"X86_64": ecs.AmiHardwareType.STANDARD, "ARM64": ecs.AmiHardwareType.ARM}
 
 
@@ -183,7 +183,9 @@ class Ec2Capacity(Construct):
     def allow_load_balancer(self, load_balancer: ec2.IConnectable) -> None:
         """Open the dynamic host ports to the load balancer (bridge networking)."""
         self.security_group.connections.allow_from(
-            load_balancer, EPHEMERAL_PORTS, "Dynamic host ports from the load balancer"
+            load_balancer,
+            ec2.Port.tcp_range(*EPHEMERAL_PORTS),
+            "Dynamic host ports from the load balancer",
         )
 
     def _grant_session_manager(self) -> None:

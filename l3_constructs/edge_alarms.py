@@ -22,7 +22,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from constructs import Construct
 
-from l3_constructs.alarms import FIVE_MINUTES, GT
+from l3_constructs.alarms import GT, five_minutes
 from l3_constructs.compliance import acknowledge
 from l3_constructs.limits import CLOUDFRONT_REGION
 
@@ -82,7 +82,7 @@ class EdgeAlarms(Construct):
                 metric_name=name,
                 dimensions_map=dims,
                 statistic=stat,
-                period=FIVE_MINUTES,
+                period=five_minutes(),
             )
 
         rate = props.cloudfront_5xx_rate_percent
@@ -93,7 +93,7 @@ class EdgeAlarms(Construct):
                 "requests": metric("AWS/CloudFront", "Requests", cloudfront, "Sum"),
             },
             label="5xx error rate (%)",
-            period=FIVE_MINUTES,
+            period=five_minutes(),
         )
         blocked = props.waf_blocked_per_5_minutes
         waf = metric(

@@ -71,11 +71,6 @@ OUTPUT_ASSIGN_PUBLIC_IP = "MigrationAssignPublicIp"
 OUTPUT_CONTAINER_NAME = "MigrationContainerName"
 
 
-#: Newest Python runtime aws-cdk-lib knows (cdk-nag AwsSolutions-L1 wants the newest).
-_HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
-_HANDLER_TIMEOUT = Duration.minutes(1)
-
-
 @dataclass(frozen=True)
 class MigrationProps:
     #: The migration command, e.g. ("python", "-m", "sample_api", "migrate").
@@ -328,11 +323,12 @@ class PlatformMigration(Construct):
             self,
             construct_id,
             description=description,
-            runtime=_HANDLER_RUNTIME,
+            # Newest Python runtime aws-cdk-lib knows (cdk-nag AwsSolutions-L1 wants it).
+            runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler=entry,
             code=lambda_.Code.from_asset(str(RUNNER_CODE), exclude=["__pycache__", "*.pyc"]),
-            timeout=_HANDLER_TIMEOUT,
+            timeout=Duration.minutes(1),
             role=role,
             log_group=log_group,
         )

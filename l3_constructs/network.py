@@ -6,6 +6,7 @@ Knows nothing of environments: every choice arrives in `NetworkProps`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,23 +24,26 @@ from l3_constructs.shared import KEY_USE_ACTIONS, allow_cloudwatch_logs, expirin
 
 NatMode = Literal["none", "single", "per_az"]
 
-#: Endpoint short name (``com.amazonaws.<region>.<name>``) -> CDK service.
-INTERFACE_ENDPOINT_SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
-    "ecr.api": ec2.InterfaceVpcEndpointAwsService.ECR,
-    "ecr.dkr": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
-    "logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-    "monitoring": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
-    "ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
-    "ssmmessages": ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,
-    "ec2messages": ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES,
-    "secretsmanager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-    "kms": ec2.InterfaceVpcEndpointAwsService.KMS,
-    "sts": ec2.InterfaceVpcEndpointAwsService.STS,
-    "ecs": ec2.InterfaceVpcEndpointAwsService.ECS,
-    "ecs-agent": ec2.InterfaceVpcEndpointAwsService.ECS_AGENT,
-    "ecs-telemetry": ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY,
-    "xray": ec2.InterfaceVpcEndpointAwsService.XRAY,
-    "elasticloadbalancing": ec2.InterfaceVpcEndpointAwsService.ELASTIC_LOAD_BALANCING,
+_Service = ec2.InterfaceVpcEndpointAwsService
+
+#: Endpoint short name (``com.amazonaws.<region>.<name>``) -> CDK's service for it, read on
+#: use: importing the constructs calls nothing in jsii (`synthesis/template_checks`).
+INTERFACE_ENDPOINT_SERVICES: dict[str, Callable[[], ec2.InterfaceVpcEndpointAwsService]] = {
+    "ecr.api": lambda: _Service.ECR,
+    "ecr.dkr": lambda: _Service.ECR_DOCKER,
+    "logs": lambda: _Service.CLOUDWATCH_LOGS,
+    "monitoring": lambda: _Service.CLOUDWATCH_MONITORING,
+    "ssm": lambda: _Service.SSM,
+    "ssmmessages": lambda: _Service.SSM_MESSAGES,
+    "ec2messages": lambda: _Service.EC2_MESSAGES,
+    "secretsmanager": lambda: _Service.SECRETS_MANAGER,
+    "kms": lambda: _Service.KMS,
+    "sts": lambda: _Service.STS,
+    "ecs": lambda: _Service.ECS,
+    "ecs-agent": lambda: _Service.ECS_AGENT,
+    "ecs-telemetry": lambda: _Service.ECS_TELEMETRY,
+    "xray": lambda: _Service.XRAY,
+    "elasticloadbalancing": lambda: _Service.ELASTIC_LOAD_BALANCING,
 }
 
 PUBLIC = "Public"
@@ -143,7 +147,7 @@ class PlatformNetwork(Construct):
         for name in props.interface_endpoints:
             self.interface_endpoints[name] = self.vpc.add_interface_endpoint(
                 _endpoint_id(name),
-                service=INTERFACE_ENDPOINT_SERVICES[name],
+                service=INTERFACE_ENDPOINT_SERVICES[name](),
                 private_dns_enabled=True,
                 security_groups=[self.endpoint_security_group],
                 subnets=self.private_subnets,

@@ -73,7 +73,6 @@ from aws_cdk.interfaces import aws_events as events_refs
 from constructs import Construct
 
 from l3_constructs.alarms import (
-    FIVE_MINUTES,
     LT,
     AlarmFactory,
     DatabaseSignals,
@@ -82,6 +81,7 @@ from l3_constructs.alarms import (
     ServiceSignals,
     database_alarms,
     error_log_metric_filter,
+    five_minutes,
     job_alarms,
     load_balancer_alarms,
     service_alarms,
@@ -246,7 +246,7 @@ class PlatformMonitoring(Construct):
             s = ServiceSignals(
                 service,
                 load_balancer,
-                metric_filter.metric(statistic="Sum", period=FIVE_MINUTES),
+                metric_filter.metric(statistic="Sum", period=five_minutes()),
             )
             signals.append(s)
             self.service_alarms[service.name] = service_alarms(factory, service_scope, props, s)

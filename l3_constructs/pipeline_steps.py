@@ -55,8 +55,6 @@ _COMPUTE_TYPES: dict[str, codebuild.ComputeType] = {
     "medium": codebuild.ComputeType.MEDIUM,
     "large": codebuild.ComputeType.LARGE,
 }
-#: What runs the Python steps (publish, migrate, release, invalidate, smoke): x86.
-_SCRIPT_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 #: CodeBuild's limits on a build's timeout (minutes).
 _CODEBUILD_MIN_TIMEOUT, _CODEBUILD_MAX_TIMEOUT = 5, 2160
 #: Minutes a script step gets beyond its own deadline (start-up, pip install, clean-up).
@@ -104,20 +102,24 @@ class StepProjects:
         build_spec: codebuild.BuildSpec,
         variables: Mapping[str, str],
         timeout_minutes: int,
-        build_image: codebuild.IBuildImage = _SCRIPT_IMAGE,
+        build_image: codebuild.IBuildImage | None = None,
         compute_type: codebuild.ComputeType = codebuild.ComputeType.SMALL,
         privileged: bool = False,
         cache: codebuild.Cache | None = None,
     ) -> codebuild.PipelineProject:
         """A CodeBuild project of one action: its own role, the construct's key, logs to the
-        shared log group under the action's prefix."""
+        shared log group under the action's prefix. The image defaults to what runs the
+        Python steps (publish, migrate, release, invalidate, smoke): CodeBuild's standard x86
+        image."""
         project = codebuild.PipelineProject(
             self._scope,
             f"{name}Project",
             description=f"{description} ({self._scope.node.path})"[:255],
             build_spec=build_spec,
             environment=codebuild.BuildEnvironment(
-                build_image=build_image, compute_type=compute_type, privileged=privileged
+                build_image=build_image or codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=compute_type,
+                privileged=privileged,
             ),
             environment_variables=environment_variables(variables),
             encryption_key=self._key,

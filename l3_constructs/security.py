@@ -10,8 +10,9 @@ of these, in its own region. Knows nothing of environments: every choice arrives
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
@@ -28,36 +29,46 @@ from l3_constructs.limits import LOG_RETENTION_DAYS
 from l3_constructs.retention import retention_days
 from l3_constructs.shared import allow_cloudwatch_logs, expiring_log_bucket
 
-_Rules = config.ManagedRuleIdentifiers
 
-#: Managed rules this construct can create -> the resource types a change-triggered rule
-#: evaluates (its scope; they must be recorded). Periodic rules evaluate through the AWS
-#: APIs and need nothing recorded: ().
-CONFIG_RULE_SCOPES: dict[str, tuple[str, ...]] = {
-    _Rules.S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED: ("AWS::S3::Bucket",),
-    _Rules.S3_BUCKET_SSL_REQUESTS_ONLY: ("AWS::S3::Bucket",),
-    _Rules.RDS_STORAGE_ENCRYPTED: ("AWS::RDS::DBInstance",),
-    _Rules.RDS_INSTANCE_PUBLIC_ACCESS_CHECK: ("AWS::RDS::DBInstance",),
-    _Rules.RDS_INSTANCE_DELETION_PROTECTION_ENABLED: ("AWS::RDS::DBInstance",),
-    _Rules.IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS: ("AWS::IAM::Policy",),
-    _Rules.EC2_SECURITY_GROUPS_INCOMING_SSH_DISABLED: ("AWS::EC2::SecurityGroup",),
-    _Rules.ECS_CONTAINERS_NONPRIVILEGED: ("AWS::ECS::TaskDefinition",),
-    _Rules.CLOUD_TRAIL_ENABLED: (),
-    _Rules.CLOUDWATCH_LOG_GROUP_ENCRYPTED: (),
-    _Rules.VPC_FLOW_LOGS_ENABLED: (),
-    _Rules.GUARDDUTY_ENABLED_CENTRALIZED: (),
-    _Rules.ALB_HTTP_TO_HTTPS_REDIRECTION_CHECK: (),
-    _Rules.ECR_PRIVATE_IMAGE_SCANNING_ENABLED: (),
-}
+@functools.cache
+def config_rule_scopes() -> dict[str, tuple[str, ...]]:
+    """Managed rules this construct can create (`ManagedRuleIdentifiers` values) -> the
+    resource types a change-triggered rule evaluates (its scope; they must be recorded).
+    Periodic rules evaluate through the AWS APIs and need nothing recorded: (). Read from
+    the CDK on first use, not at import (importing the constructs calls nothing in jsii:
+    `synthesis/template_checks`)."""
+    rules = config.ManagedRuleIdentifiers
+    return {
+        rules.S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED: ("AWS::S3::Bucket",),
+        rules.S3_BUCKET_SSL_REQUESTS_ONLY: ("AWS::S3::Bucket",),
+        rules.RDS_STORAGE_ENCRYPTED: ("AWS::RDS::DBInstance",),
+        rules.RDS_INSTANCE_PUBLIC_ACCESS_CHECK: ("AWS::RDS::DBInstance",),
+        rules.RDS_INSTANCE_DELETION_PROTECTION_ENABLED: ("AWS::RDS::DBInstance",),
+        rules.IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS: ("AWS::IAM::Policy",),
+        rules.EC2_SECURITY_GROUPS_INCOMING_SSH_DISABLED: ("AWS::EC2::SecurityGroup",),
+        rules.ECS_CONTAINERS_NONPRIVILEGED: ("AWS::ECS::TaskDefinition",),
+        rules.CLOUD_TRAIL_ENABLED: (),
+        rules.CLOUDWATCH_LOG_GROUP_ENCRYPTED: (),
+        rules.VPC_FLOW_LOGS_ENABLED: (),
+        rules.GUARDDUTY_ENABLED_CENTRALIZED: (),
+        rules.ALB_HTTP_TO_HTTPS_REDIRECTION_CHECK: (),
+        rules.ECR_PRIVATE_IMAGE_SCANNING_ENABLED: (),
+    }
 
-#: The rules every environment gets: what the platform itself promises (private, SSL-only
-#: buckets; encrypted, private database; no admin policies; no SSH; unprivileged containers;
-#: trail, flow logs, encrypted log groups, GuardDuty, HTTPS-only load balancer, ECR scans).
-BASELINE_CONFIG_RULES: tuple[str, ...] = tuple(
-    rule for rule in CONFIG_RULE_SCOPES if rule != _Rules.RDS_INSTANCE_DELETION_PROTECTION_ENABLED
-)
-#: Added for environments holding real data (a throwaway database need not be protected).
-REAL_DATA_CONFIG_RULES: tuple[str, ...] = (_Rules.RDS_INSTANCE_DELETION_PROTECTION_ENABLED,)
+
+def real_data_config_rules() -> tuple[str, ...]:
+    """Added for environments holding real data (a throwaway database need not be protected)."""
+    return (config.ManagedRuleIdentifiers.RDS_INSTANCE_DELETION_PROTECTION_ENABLED,)
+
+
+def baseline_config_rules() -> tuple[str, ...]:
+    """The rules every environment gets: what the platform itself promises (private,
+    SSL-only buckets; encrypted, private database; no admin policies; no SSH; unprivileged
+    containers; trail, flow logs, encrypted log groups, GuardDuty, HTTPS-only load balancer,
+    ECR scans)."""
+    real_data = real_data_config_rules()
+    return tuple(rule for rule in config_rule_scopes() if rule not in real_data)
+
 
 #: The resource types the platform creates in its region that AWS Config can record, plus
 #: rule compliance history. Recording only these (not all supported types) keeps the
@@ -116,8 +127,8 @@ class SecurityBaselineProps:
     trail_retention_days: int = 365
     #: Retention of the trail's CloudWatch log group (a CloudWatch Logs period).
     log_retention_days: int = 365
-    #: Managed rules (`ManagedRuleIdentifiers` values, keys of CONFIG_RULE_SCOPES).
-    config_rules: tuple[str, ...] = BASELINE_CONFIG_RULES
+    #: Managed rules (`ManagedRuleIdentifiers` values, keys of `config_rule_scopes()`).
+    config_rules: tuple[str, ...] = field(default_factory=baseline_config_rules)
     #: What the recorder records; must cover the scopes of `config_rules`.
     recorded_resource_types: tuple[str, ...] = PLATFORM_RESOURCE_TYPES
     #: Create AWSServiceRoleForConfig here. Off: it must exist already (one per account).
@@ -310,7 +321,7 @@ class SecurityBaseline(Construct):
 
         rules = Construct(self, "ConfigRules")
         for identifier in props.config_rules:
-            scope = CONFIG_RULE_SCOPES[identifier]
+            scope = config_rule_scopes()[identifier]
             rule = config.ManagedRule(
                 rules,
                 identifier,
@@ -489,9 +500,10 @@ def _validate(props: SecurityBaselineProps) -> None:
         )
     if not props.config_recorder:
         return
-    unknown = [r for r in props.config_rules if r not in CONFIG_RULE_SCOPES]
+    scopes = config_rule_scopes()
+    unknown = [r for r in props.config_rules if r not in scopes]
     if unknown:
-        raise ValueError(f"config_rules {unknown} are not among {sorted(CONFIG_RULE_SCOPES)}")
+        raise ValueError(f"config_rules {unknown} are not among {sorted(scopes)}")
     if len(set(props.config_rules)) != len(props.config_rules):
         raise ValueError(f"config_rules lists a rule twice: {props.config_rules}")
     types = props.recorded_resource_types
@@ -501,7 +513,7 @@ def _validate(props: SecurityBaselineProps) -> None:
     if malformed:
         raise ValueError(f"recorded_resource_types {malformed} are not AWS::Service::Type names")
     for rule in props.config_rules:
-        missing = [t for t in CONFIG_RULE_SCOPES[rule] if t not in types]
+        missing = [t for t in scopes[rule] if t not in types]
         if missing:
             raise ValueError(f"config rule {rule} evaluates {missing}, which are not recorded")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
@@ -22,9 +23,11 @@ Architecture = Literal["X86_64", "ARM64"]
 #: ("AWS" + the SingletonFunction uuid in aws-cdk-lib).
 AWS_CUSTOM_RESOURCE_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
 
-CPU_ARCHITECTURES: dict[Architecture, ecs.CpuArchitecture] = {
-    "X86_64": ecs.CpuArchitecture.X86_64,
-    "ARM64": ecs.CpuArchitecture.ARM64,
+#: The config's architectures -> ECS's, read on use (importing the constructs calls nothing
+#: in jsii: `synthesis/template_checks`).
+CPU_ARCHITECTURES: dict[Architecture, Callable[[], ecs.CpuArchitecture]] = {
+    "X86_64": lambda: ecs.CpuArchitecture.X86_64,
+    "ARM64": lambda: ecs.CpuArchitecture.ARM64,
 }
 
 
@@ -101,7 +104,7 @@ def fargate_task_definition(
         cpu=cpu,
         memory_limit_mib=memory_mib,
         runtime_platform=ecs.RuntimePlatform(
-            cpu_architecture=CPU_ARCHITECTURES[architecture],
+            cpu_architecture=CPU_ARCHITECTURES[architecture](),
             operating_system_family=ecs.OperatingSystemFamily.LINUX,
         ),
     )

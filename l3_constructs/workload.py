@@ -25,7 +25,7 @@ known workaround; not verified here).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -60,10 +60,11 @@ _ROOT_USER_RE = re.compile(r"^(0|root)(:.*)?$")
 #: ECS's limit on a task volume's name.
 _MAX_VOLUME_NAME = 255
 
-#: The platform a Docker asset is built for must match the tasks' architecture.
-_ASSET_PLATFORMS: dict[Architecture, Platform] = {
-    "X86_64": Platform.LINUX_AMD64,
-    "ARM64": Platform.LINUX_ARM64,
+#: The platform a Docker asset is built for must match the tasks' architecture (read on use:
+#: importing the constructs calls nothing in jsii, `synthesis/template_checks`).
+_ASSET_PLATFORMS: dict[Architecture, Callable[[], Platform]] = {
+    "X86_64": lambda: Platform.LINUX_AMD64,
+    "ARM64": lambda: Platform.LINUX_ARM64,
 }
 
 
@@ -496,7 +497,7 @@ def _image(scope: Construct, props: TaskProps) -> _ConfiguredImage:
             scope,
             "ImageAsset",
             directory=image.directory,
-            platform=_ASSET_PLATFORMS[props.architecture],
+            platform=_ASSET_PLATFORMS[props.architecture](),
         )
         return _ConfiguredImage(
             ecs.ContainerImage.from_docker_image_asset(asset),

@@ -14,10 +14,10 @@ from constructs import Construct
 
 from config.models import EnvironmentConfig
 from l3_constructs.security import (
-    BASELINE_CONFIG_RULES,
-    REAL_DATA_CONFIG_RULES,
     SecurityBaseline,
     SecurityBaselineProps,
+    baseline_config_rules,
+    real_data_config_rules,
 )
 from stacks.base import PlatformStack
 
@@ -41,6 +41,7 @@ class SecurityStack(PlatformStack):
                 guardduty_runtime_monitoring=False,
                 trail_retention_days=s.trail_retention_days,
                 log_retention_days=s.log_retention_days,
-                config_rules=BASELINE_CONFIG_RULES + (REAL_DATA_CONFIG_RULES if real_data else ()),
+                config_rules=baseline_config_rules()
+                + (real_data_config_rules() if real_data else ()),
             ),
         )

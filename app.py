@@ -99,7 +99,7 @@ def main() -> int:
         )
     node.use_synth_node(os.environ)
     # The CDK loads only now: a bad config is reported before it (and its Node process) does.
-    # Its template checks start in Node while the aws_cdk modules are imported here.
+    # Its template checks start in Node while the app's modules are imported here.
     checks = template_checks.create(os.environ)
     from stacks.application import build_app  # noqa: PLC0415
 

@@ -86,8 +86,9 @@ class PlatformNetwork(Construct):
     """VPC and everything around it that later stacks need.
 
     Exposes `vpc`, the subnet selections `public_subnets`, `private_subnets` and
-    `isolated_subnets`, `endpoint_security_group`, `private_subnets_have_egress` and
-    `flow_log_key` (with `shared_key`, the environment's one regional key).
+    `isolated_subnets`, `endpoint_security_group`, `private_subnets_have_egress`,
+    `flow_log_key` and `shared_key` (with `NetworkProps.shared_key`, the flow-log key as the
+    environment's one regional key, for the other stacks to take; else None).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, props: NetworkProps) -> None:
@@ -155,6 +156,7 @@ class PlatformNetwork(Construct):
             )
 
         self._add_flow_logs(props.flow_logs, shared_key=props.shared_key)
+        self.shared_key: kms.Key | None = self.flow_log_key if props.shared_key else None
         self._acknowledge_findings(props)
 
     def _add_flow_logs(self, props: FlowLogProps, *, shared_key: bool) -> None:

@@ -109,7 +109,7 @@ class ComputeStack(PlatformStack):
             if c.container_insights == "disabled"
             else "",
             # `data_protection.shared_key`: the Network stack's key, else one of its own.
-            key=network.flow_log_key if config.data_protection.shared_key else None,
+            key=network.shared_key,
         )
         self.load_balancer = PlatformLoadBalancer(
             self,

@@ -82,5 +82,5 @@ class DatabaseStack(PlatformStack):
             # or, without NAT, through the secretsmanager endpoint (config enforces it).
             rotation_subnets=network.private_subnets,
             # `data_protection.shared_key`: the Network stack's key, else one of its own.
-            key=network.flow_log_key if config.data_protection.shared_key else None,
+            key=network.shared_key,
         )

@@ -24,6 +24,7 @@ from config.models import EnvironmentConfig
 from l3_constructs.budget import BudgetProps, PlatformBudget
 from l3_constructs.database import PlatformDatabase
 from l3_constructs.monitoring_props import MonitoredDatabase
+from l3_constructs.network import PlatformNetwork
 from l3_constructs.observability import (
     MonitoredJob,
     MonitoredQueue,
@@ -44,6 +45,7 @@ class MonitoringStack(PlatformStack):
         construct_id: str,
         *,
         config: EnvironmentConfig,
+        network: PlatformNetwork,
         compute: ComputeStack,
         database: DatabaseStack,
         edge: EdgeStack,
@@ -111,9 +113,8 @@ class MonitoringStack(PlatformStack):
             distribution_id=edge.edge.distribution.distribution_id,
             web_acl_metric_name=edge.edge.web_acl_metric_name,
             edge_alarm_arns=edge.alarms.alarm_arns,
-            # `data_protection.shared_key`: the Network stack's key (the cluster holds it
-            # too), else one of its own.
-            key=compute.cluster.key if config.data_protection.shared_key else None,
+            # `data_protection.shared_key`: the Network stack's key, else one of its own.
+            key=network.shared_key,
         )
         # The month's spend on everything tagged with this environment pages the same topic.
         self.budget = PlatformBudget(

@@ -86,6 +86,7 @@ class PlatformStage(Stage):
             self,
             "Monitoring",
             config=config,
+            network=self.network.network,
             compute=self.compute,
             database=self.database,
             edge=self.edge,

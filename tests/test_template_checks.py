@@ -19,7 +19,8 @@ APP_PACKAGES = ("stacks", "l3_constructs")
 
 #: Records every call into jsii's Node process while `APP_MODULES` are imported (after the
 #: CDK and cdk-nag loaded, as in `create`), then during one call made on purpose (the proof
-#: that the recording sees calls), and which of the app's modules the window imported.
+#: that the recording sees calls), and which modules of the packages named in its arguments
+#: (`APP_PACKAGES`) the window imported.
 _RECORD_CALLS = """
 import importlib, json, os, sys
 from synthesis import node, template_checks
@@ -36,7 +37,8 @@ _NodeProcess.send = recorded
 for name in template_checks.APP_MODULES:
     importlib.import_module(name)
 window = list(calls)
-imported = sorted(m for m in sys.modules if m.startswith(("stacks.", "l3_constructs.")))
+packages = tuple(f"{name}." for name in sys.argv[1:])
+imported = sorted(m for m in sys.modules if m.startswith(packages))
 aws_cdk.Duration.minutes(1)
 print(json.dumps({"window": window, "after": calls[len(window):], "imported": imported}))
 """
@@ -44,7 +46,7 @@ print(json.dumps({"window": window, "after": calls[len(window):], "imported": im
 
 def test_the_window_calls_nothing_in_node_and_the_recording_would_see_it() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", _RECORD_CALLS],
+        [sys.executable, "-c", _RECORD_CALLS, *APP_PACKAGES],
         cwd=ROOT,
         env=dict(os.environ),
         capture_output=True,
